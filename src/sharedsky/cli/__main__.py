@@ -1,0 +1,3 @@
+from sharedsky.cli import main
+
+main()
