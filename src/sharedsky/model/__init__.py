@@ -1,0 +1,47 @@
+"""Pure domain types of sharedsky (no I/O)."""
+
+from __future__ import annotations
+
+from sharedsky.model.strategic import (
+    NO_OVN_PHRASE,
+    NULL_SUBSCRIPTION_ID,
+    Caller,
+    Circle,
+    ConstraintReference,
+    LatLng,
+    NewSubscription,
+    OperationalIntentReference,
+    OperationalIntentState,
+    Polygon,
+    PutConstraint,
+    PutOperationalIntent,
+    PutSubscription,
+    SubscriberToNotify,
+    Subscription,
+    SubscriptionState,
+    UssAvailability,
+    UssAvailabilityState,
+    Volume4D,
+)
+
+__all__ = [
+    "NO_OVN_PHRASE",
+    "NULL_SUBSCRIPTION_ID",
+    "Caller",
+    "Circle",
+    "ConstraintReference",
+    "LatLng",
+    "NewSubscription",
+    "OperationalIntentReference",
+    "OperationalIntentState",
+    "Polygon",
+    "PutConstraint",
+    "PutOperationalIntent",
+    "PutSubscription",
+    "SubscriberToNotify",
+    "Subscription",
+    "SubscriptionState",
+    "UssAvailability",
+    "UssAvailabilityState",
+    "Volume4D",
+]
