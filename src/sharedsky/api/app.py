@@ -1,0 +1,139 @@
+"""The application factory: ``create_app(settings)`` assembles the HTTP service.
+
+The lifespan opens the store (running migrations) and builds the
+:class:`~sharedsky.services.strategic.StrategicService`; nothing happens at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import PlainTextResponse
+from starlette.concurrency import run_in_threadpool
+
+from sharedsky import __version__
+from sharedsky.api.auth import TokenVerifier, load_public_keys
+from sharedsky.api.dss.routes import router as dss_router
+from sharedsky.api.dss.schemas import VersionResponse
+from sharedsky.api.errors import BodySizeLimit, install_error_handlers
+from sharedsky.config import Settings
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("sharedsky.api")
+
+_SECURITY_SCHEMES: dict[str, Any] = {
+    "Authority": {
+        "type": "oauth2",
+        "description": (
+            "RS256 JSON Web Tokens sent as 'Authorization: Bearer <token>': claims iss, exp "
+            "(at most 1 hour ahead), sub (the client, which becomes the manager of what it "
+            "writes), scope (space-separated), aud (the host name of this server)."
+        ),
+        "flows": {
+            "clientCredentials": {
+                "tokenUrl": "https://auth.example.com/oauth/token",
+                "scopes": {
+                    "utm.strategic_coordination": "Strategic coordination.",
+                    "utm.constraint_management": "Create, edit and delete constraints.",
+                    "utm.constraint_processing": "Read constraints.",
+                    "utm.conformance_monitoring_sa": "Conformance monitoring for SA.",
+                    "utm.availability_arbitration": "Set the availability of USSs.",
+                },
+            }
+        },
+    }
+}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the sharedsky HTTP application for ``settings`` (``Settings()`` if not given).
+
+    Public keys are read here, so an unreadable key fails before the server starts
+    (:class:`~sharedsky.errors.InvalidInput` naming the file). The store is opened in the
+    lifespan, i.e. when the server (or a ``TestClient`` context) starts.
+    """
+    settings = settings or Settings()
+    keys = load_public_keys(settings.public_key_pems)
+    if not keys:
+        log.warning(
+            "no public key configured: every DSS request will be refused with 401 "
+            "(give --public-key PEM or SHAREDSKY_PUBLIC_KEYS)"
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from sharedsky.services.strategic import StrategicService
+        from sharedsky.store import open_store
+
+        store = await run_in_threadpool(open_store, settings.db_url)
+        app.state.store = store
+        app.state.service = StrategicService(store)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(store.close)
+
+    app = FastAPI(
+        title="sharedsky",
+        version=__version__,
+        description=(
+            "An open, neutral airspace deconfliction service. The `/dss/v1` endpoints implement "
+            "the ASTM F3548-21 Discovery and Synchronization Service (USS->DSS interface of "
+            "utm.yaml)."
+        ),
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        redirect_slashes=False,
+    )
+    app.state.settings = settings
+    app.state.token_verifier = TokenVerifier(
+        keys, settings.audiences, leeway_s=settings.token_leeway_s
+    )
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.include_router(dss_router)
+
+    @app.get(
+        "/aux/v1/version",
+        operation_id="getVersion",
+        response_model=VersionResponse,
+        tags=["aux"],
+        summary="Version of this server (no authentication).",
+    )
+    async def get_version() -> dict[str, str]:
+        return {"version": __version__}
+
+    @app.get(
+        "/healthy",
+        operation_id="healthy",
+        response_class=PlainTextResponse,
+        tags=["aux"],
+        summary="Liveness probe: plain 'ok'.",
+    )
+    async def healthy() -> str:
+        return "ok"
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            schema.setdefault("components", {}).setdefault("securitySchemes", {}).update(
+                _SECURITY_SCHEMES
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

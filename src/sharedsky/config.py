@@ -1,0 +1,136 @@
+"""Settings of a running sharedsky service, built once at the entry point (``create_app`` or the
+CLI) and passed down; nothing else reads the environment.
+
+Environment variables (read only by :meth:`Settings.from_env`):
+
+``SHAREDSKY_DB``
+    SQLAlchemy URL of the database (default ``sqlite:///sharedsky.sqlite``, a file in the current
+    directory; PostgreSQL as ``postgresql+psycopg://user:pass@host/dbname``).
+``SHAREDSKY_PUBLIC_KEYS``
+    PEM files of the public keys that may sign access tokens, separated by commas.
+``SHAREDSKY_AUDIENCE``
+    Accepted token audiences (the host names clients call us by), separated by commas.
+``SHAREDSKY_ALLOW_HTTP_BASE_URLS``
+    ``1``/``true`` to accept ``http://`` USS base URLs (tests and local runs only).
+
+Token policy: there is no insecure mode and no built-in key. Without any public key the service
+still starts (health and version answer), but every DSS request is refused with 401, so a
+forgotten ``--public-key`` fails closed and loudly rather than open.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from sharedsky.errors import InvalidInput
+
+__all__ = [
+    "DEFAULT_AUDIENCES",
+    "DEFAULT_DB_URL",
+    "DEFAULT_HOST",
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_PORT",
+    "Settings",
+]
+
+DEFAULT_DB_URL = "sqlite:///sharedsky.sqlite"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8082
+DEFAULT_AUDIENCES: tuple[str, ...] = ("localhost", "127.0.0.1")
+# 10,000 vertices (the F3548 maximum) take about 450 kB of JSON; leave room for several extents.
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+# Allowed clock skew between the token issuer and us, in seconds (exp, nbf, and the 1 h cap).
+DEFAULT_TOKEN_LEEWAY_S = 60.0
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a sharedsky server needs to start.
+
+    Attributes:
+        db_url: SQLAlchemy URL of the store (SQLite file or PostgreSQL).
+        host: interface to listen on (loopback by default).
+        port: TCP port (8082, as the reference DSS).
+        public_key_pems: PEM files (public keys or certificates) that verify RS256 access tokens;
+            a token is accepted when any of them verifies it.
+        audiences: accepted values of the token ``aud`` claim.
+        max_body_bytes: larger request bodies are refused with 413.
+        allow_http_base_urls: accept ``http://`` USS base URLs (otherwise ``https://`` only).
+        token_leeway_s: clock skew tolerated on ``exp``, ``nbf`` and the one-hour ``exp`` cap.
+    """
+
+    db_url: str = DEFAULT_DB_URL
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    public_key_pems: tuple[Path, ...] = ()
+    audiences: tuple[str, ...] = field(default=DEFAULT_AUDIENCES)
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    allow_http_base_urls: bool = False
+    token_leeway_s: float = DEFAULT_TOKEN_LEEWAY_S
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "public_key_pems", tuple(Path(p) for p in self.public_key_pems))
+        object.__setattr__(self, "audiences", tuple(str(a) for a in self.audiences))
+        if not self.db_url or not isinstance(self.db_url, str):
+            raise InvalidInput("a database URL is required", "db_url")
+        if isinstance(self.port, bool) or not isinstance(self.port, int):
+            raise InvalidInput("must be an integer", "port")
+        if not 0 <= self.port <= 65535:
+            raise InvalidInput(f"{self.port} is not a TCP port (0..65535)", "port")
+        if not self.audiences or any(not a for a in self.audiences):
+            raise InvalidInput("at least one non-empty audience is required", "audiences")
+        if isinstance(self.max_body_bytes, bool) or not isinstance(self.max_body_bytes, int):
+            raise InvalidInput("must be an integer", "max_body_bytes")
+        if self.max_body_bytes < 1024:
+            raise InvalidInput("must be at least 1024 bytes", "max_body_bytes")
+        if not 0 <= self.token_leeway_s <= 600:
+            raise InvalidInput("must lie in 0..600 seconds", "token_leeway_s")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then the ``SHAREDSKY_*`` variables of ``environ`` (``os.environ`` when not
+        given), then ``overrides``. Overrides that are ``None`` (an option not given on the command
+        line) or empty sequences are ignored, so the CLI can pass its options straight through."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        if env.get("SHAREDSKY_DB"):
+            values["db_url"] = env["SHAREDSKY_DB"]
+        if env.get("SHAREDSKY_PUBLIC_KEYS"):
+            values["public_key_pems"] = tuple(Path(p) for p in _split(env["SHAREDSKY_PUBLIC_KEYS"]))
+        if env.get("SHAREDSKY_AUDIENCE"):
+            values["audiences"] = _split(env["SHAREDSKY_AUDIENCE"])
+        if "SHAREDSKY_ALLOW_HTTP_BASE_URLS" in env:
+            raw = env["SHAREDSKY_ALLOW_HTTP_BASE_URLS"].strip().lower()
+            if raw not in _TRUE | _FALSE:
+                raise InvalidInput(
+                    f"{raw!r} is not a boolean (use 1/0, true/false)",
+                    "SHAREDSKY_ALLOW_HTTP_BASE_URLS",
+                )
+            values["allow_http_base_urls"] = raw in _TRUE
+        known = {f.name for f in fields(cls)}
+        for name, value in overrides.items():
+            if name not in known:
+                raise TypeError(f"unknown setting {name!r}")
+            if value is None:
+                continue
+            if isinstance(value, Iterable) and not isinstance(value, str | bytes):
+                value = tuple(value)
+                if not value:
+                    continue
+            values[name] = value
+        return cls(**values)
+
+    def with_changes(self, **changes: Any) -> Settings:
+        """A copy with some settings changed (validated again)."""
+        return replace(self, **changes)
