@@ -1,0 +1,202 @@
+"""Opening a store: engine settings per backend, transactions, migrations, error translation.
+
+* **SQLite** (default): WAL journal, ``busy_timeout``, foreign keys on, ``synchronous=NORMAL``.
+  The driver's own transaction handling is switched off; read transactions start with ``BEGIN``
+  and write transactions with ``BEGIN IMMEDIATE``, so writers serialise on the database lock
+  from their first statement and never fail half-way with ``SQLITE_BUSY`` on upgrade.
+* **PostgreSQL** (``postgresql+psycopg://``): READ COMMITTED; write transactions serialise only
+  where their areas meet, through transaction-scoped advisory locks on coarse S2 cells
+  (:meth:`sharedsky.store.strategic.StrategicTx.lock_area`).
+
+Migrations (Alembic, shipped in ``sharedsky/store/migrations``) run to head in
+:func:`open_store`, inside one transaction; on PostgreSQL under an advisory lock so that several
+processes starting at once migrate one after the other.
+
+SQLAlchemy and driver errors never leave this package: they become
+:class:`~sharedsky.errors.StorageError` or, for failures worth retrying (deadlock,
+serialisation failure, busy database, a unique or foreign key clash with a concurrent writer),
+:class:`TransientStorageError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, create_engine, event, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemyError
+
+from sharedsky.errors import InvalidInput, StorageError
+from sharedsky.store.strategic import StrategicTx
+
+__all__ = ["Store", "TransientStorageError", "open_store"]
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+SQLITE_BUSY_TIMEOUT_MS = 60_000
+_MIGRATION_LOCK_KEY = 0x5348_5353_4B59  # "SHSSKY": serialises migrations across processes
+_RETRYABLE_PG_CODES = frozenset({"40001", "40P01", "55P03", "23505", "23503"})
+_WRITE_OPTION = "sharedsky_write"
+
+
+class TransientStorageError(StorageError):
+    """A failure caused by concurrent writers; the whole transaction may simply be retried."""
+
+
+def _translate(exc: SQLAlchemyError) -> StorageError:
+    if isinstance(exc, IntegrityError):
+        return TransientStorageError(f"concurrent write clashed: {exc.orig}")
+    if isinstance(exc, DBAPIError):
+        orig = exc.orig
+        code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+        if code in _RETRYABLE_PG_CODES:
+            return TransientStorageError(f"concurrent write clashed: {orig}")
+        message = str(orig).lower()
+        if "database is locked" in message or "database is busy" in message:
+            return TransientStorageError(f"database busy: {orig}")
+        return StorageError(f"database error: {orig}")
+    return StorageError(f"database error: {exc}")
+
+
+class Store:
+    """An open database: the engine plus transactions handing out :class:`StrategicTx`.
+
+    Build with :func:`open_store`; call :meth:`close` when done.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self.dialect: str = engine.dialect.name
+
+    @property
+    def url(self) -> str:
+        return self._engine.url.render_as_string(hide_password=True)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    @contextmanager
+    def _transaction(self, write: bool) -> Iterator[Connection]:
+        try:
+            with self._engine.connect() as conn:
+                if write:
+                    conn.execution_options(**{_WRITE_OPTION: True})
+                with conn.begin():
+                    yield conn
+        except SQLAlchemyError as exc:
+            raise _translate(exc) from exc
+
+    @contextmanager
+    def read(self) -> Iterator[StrategicTx]:
+        """A read-only transaction (a consistent snapshot on SQLite, READ COMMITTED on PG)."""
+        with self._transaction(write=False) as conn:
+            yield StrategicTx(conn)
+
+    @contextmanager
+    def write(self) -> Iterator[StrategicTx]:
+        """A write transaction: committed when the block ends, rolled back if it raises.
+
+        On SQLite it holds the database write lock from the start (``BEGIN IMMEDIATE``); on
+        PostgreSQL call :meth:`StrategicTx.lock_area` before reading what the write depends on.
+        """
+        with self._transaction(write=True) as conn:
+            yield StrategicTx(conn)
+
+    def upgrade(self) -> None:
+        """Run the migrations up to head (idempotent)."""
+        try:
+            with self._engine.connect() as conn:
+                conn.execution_options(**{_WRITE_OPTION: True})
+                with conn.begin():
+                    if self.dialect == "postgresql":
+                        conn.execute(
+                            text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY}
+                        )
+                    cfg = Config()
+                    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, "head")
+        except SQLAlchemyError as exc:
+            raise _translate(exc) from exc
+
+    def current_revision(self) -> str | None:
+        """The Alembic revision the database is at (``None`` for an empty database)."""
+        from alembic.runtime.migration import MigrationContext
+
+        try:
+            with self._engine.connect() as conn:
+                return MigrationContext.configure(conn).get_current_revision()
+        except SQLAlchemyError as exc:
+            raise _translate(exc) from exc
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = create_engine(
+        url,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000.0, "check_same_thread": False},
+        pool_size=16,
+        max_overflow=32,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get(_WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+def open_store(url: str, *, upgrade: bool = True) -> Store:
+    """Open the database at ``url`` and (by default) migrate it to the newest schema.
+
+    ``url`` is an SQLAlchemy URL: ``sqlite:///path.sqlite`` or
+    ``postgresql+psycopg://user:pass@host/db`` (``postgresql://`` is taken as psycopg 3).
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise InvalidInput(f"not a database URL: {exc}", "db") from exc
+    backend = parsed.get_backend_name()
+    if backend == "postgresql" and parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    try:
+        if backend == "sqlite":
+            if parsed.database in (None, "", ":memory:"):
+                raise InvalidInput(
+                    "an in-memory SQLite database cannot be shared; give a file", "db"
+                )
+            engine = _sqlite_engine(parsed.render_as_string(hide_password=False))
+        elif backend == "postgresql":
+            engine = create_engine(
+                parsed,
+                pool_size=16,
+                max_overflow=48,
+                pool_pre_ping=True,
+                isolation_level="READ COMMITTED",
+            )
+        else:
+            raise InvalidInput(f"unsupported database backend {backend!r}", "db")
+    except SQLAlchemyError as exc:
+        raise StorageError(f"cannot open database: {exc}") from exc
+    store = Store(engine)
+    if upgrade:
+        try:
+            store.upgrade()
+        except BaseException:
+            store.close()
+            raise
+    return store

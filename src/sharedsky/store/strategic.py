@@ -1,0 +1,581 @@
+"""Repository of strategic coordination entities, used inside one transaction.
+
+:class:`StrategicTx` reads and writes operational intents, constraints, subscriptions, USS
+availability, reports and events; it holds no rules (those are in
+:mod:`sharedsky.services.strategic`). Records are plain frozen dataclasses with UTC datetimes;
+cell ids are signed 64-bit S2 ids (level :data:`sharedsky.geo.CELL_LEVEL`).
+
+Concurrency: :meth:`StrategicTx.lock_area` takes PostgreSQL transaction-scoped advisory locks
+on the level-:data:`sharedsky.geo.LOCK_LEVEL` parents of a covering, in ascending order (so two
+writers never wait on each other in a cycle). Two entities that share a level-13 cell share its
+parent, so writers whose areas meet serialise and the others run in parallel. On SQLite the
+write transaction already holds the database write lock and the call does nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Table,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from sharedsky.geo import LOCK_LEVEL, parent_cells
+from sharedsky.store import tables as t
+
+__all__ = [
+    "AvailabilityRecord",
+    "ConstraintRecord",
+    "EventRecord",
+    "OirRecord",
+    "StrategicTx",
+    "SubscriptionRecord",
+    "from_us",
+    "to_us",
+]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_CHUNK = 4000  # cells per IN list (well under SQLite's and PostgreSQL's parameter limits)
+
+
+def to_us(value: datetime) -> int:
+    """UTC-aware datetime -> integer microseconds since the Unix epoch."""
+    delta = value - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_us(value: int) -> datetime:
+    """Inverse of :func:`to_us`."""
+    return _EPOCH + timedelta(microseconds=value)
+
+
+@dataclass(frozen=True, slots=True)
+class OirRecord:
+    """A stored operational intent reference. ``cells`` is filled only when asked for."""
+
+    id: str
+    manager: str
+    version: int
+    state: str
+    ovn: str
+    uss_base_url: str
+    subscription_id: str | None
+    altitude_lower_m: float
+    altitude_upper_m: float
+    time_start: datetime
+    time_end: datetime
+    updated: datetime
+    cells: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class ConstraintRecord:
+    """A stored constraint reference. ``cells`` is filled only when asked for."""
+
+    id: str
+    manager: str
+    version: int
+    ovn: str
+    uss_base_url: str
+    altitude_lower_m: float
+    altitude_upper_m: float
+    time_start: datetime
+    time_end: datetime
+    updated: datetime
+    cells: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionRecord:
+    """A stored subscription. ``cells`` is filled only when asked for."""
+
+    id: str
+    manager: str
+    version: str
+    notification_index: int
+    uss_base_url: str
+    notify_for_operational_intents: bool
+    notify_for_constraints: bool
+    implicit: bool
+    altitude_lower_m: float | None
+    altitude_upper_m: float | None
+    time_start: datetime
+    time_end: datetime
+    updated: datetime
+    cells: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class AvailabilityRecord:
+    uss: str
+    availability: str
+    version: str
+    updated: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """One row of the append-only event log."""
+
+    id: int
+    time: datetime
+    actor: str
+    operation: str
+    entity_type: str
+    entity_id: str
+    payload: dict[str, Any]
+
+
+def _chunks(cells: Iterable[int]) -> list[list[int]]:
+    ordered = sorted(set(cells))
+    return [ordered[i : i + _CHUNK] for i in range(0, len(ordered), _CHUNK)]
+
+
+class StrategicTx:
+    """Reads and writes of one transaction; obtain from ``Store.read()`` / ``Store.write()``."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._pg = conn.dialect.name == "postgresql"
+
+    # -- locking ---------------------------------------------------------------------------
+
+    def lock_area(self, cells: Iterable[int]) -> list[int]:
+        """Serialise with every other writer whose area shares a coarse cell with ``cells``.
+
+        Returns the coarse cells locked (ascending). Call it once per transaction, first.
+        """
+        parents = parent_cells(cells, LOCK_LEVEL)
+        if self._pg and parents:
+            self._conn.execute(
+                select(func.count(func.pg_advisory_xact_lock(literal_column("k")))).select_from(
+                    func.unnest(bindparam("keys", type_=ARRAY(BigInteger))).table_valued("k")
+                ),
+                {"keys": parents},
+            )
+        return parents
+
+    # -- shared helpers --------------------------------------------------------------------
+
+    def _cells_of(self, cell_table: Table, fk: str, entity_id: str) -> frozenset[int]:
+        col = cell_table.c[fk]
+        rows = self._conn.execute(select(cell_table.c.cell).where(col == entity_id))
+        return frozenset(r[0] for r in rows)
+
+    def _replace_cells(
+        self, cell_table: Table, fk: str, entity_id: str, new: frozenset[int], old: frozenset[int]
+    ) -> None:
+        gone = old - new
+        added = new - old
+        col = cell_table.c[fk]
+        for chunk in _chunks(gone):
+            self._conn.execute(
+                delete(cell_table).where(col == entity_id, cell_table.c.cell.in_(chunk))
+            )
+        if added:
+            self._conn.execute(
+                insert(cell_table), [{"cell": c, fk: entity_id} for c in sorted(added)]
+            )
+
+    def _in_cells(self, table: Table, cell_table: Table, fk: str, chunk: list[int]) -> Any:
+        return exists(
+            select(literal_column("1"))
+            .select_from(cell_table)
+            .where(cell_table.c[fk] == table.c.id, cell_table.c.cell.in_(chunk))
+        )
+
+    def _find(
+        self,
+        table: Table,
+        cell_table: Table,
+        fk: str,
+        cells: Iterable[int],
+        conditions: Sequence[ColumnElement[bool]],
+    ) -> list[Any]:
+        found: dict[str, Any] = {}
+        for chunk in _chunks(cells):
+            stmt = select(table).where(self._in_cells(table, cell_table, fk, chunk), *conditions)
+            for row in self._conn.execute(stmt):
+                found[row.id] = row
+        return [found[k] for k in sorted(found)]
+
+    @staticmethod
+    def _overlap(
+        table: Table,
+        altitude_lower_m: float | None,
+        altitude_upper_m: float | None,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> list[ColumnElement[bool]]:
+        cond: list[ColumnElement[bool]] = []
+        if altitude_lower_m is not None:
+            cond.append(table.c.altitude_upper_m >= altitude_lower_m)
+        if altitude_upper_m is not None:
+            cond.append(table.c.altitude_lower_m <= altitude_upper_m)
+        if start is not None:
+            cond.append(table.c.end_us >= to_us(start))
+        if end is not None:
+            cond.append(table.c.start_us <= to_us(end))
+        return cond
+
+    # -- operational intents ---------------------------------------------------------------
+
+    @staticmethod
+    def _oir(row: Any, cells: frozenset[int] = frozenset()) -> OirRecord:
+        return OirRecord(
+            id=row.id,
+            manager=row.manager,
+            version=row.version,
+            state=row.state,
+            ovn=row.ovn,
+            uss_base_url=row.uss_base_url,
+            subscription_id=row.subscription_id,
+            altitude_lower_m=row.altitude_lower_m,
+            altitude_upper_m=row.altitude_upper_m,
+            time_start=from_us(row.start_us),
+            time_end=from_us(row.end_us),
+            updated=from_us(row.updated_us),
+            cells=cells,
+        )
+
+    def get_oir(
+        self, entity_id: str, *, for_update: bool = False, with_cells: bool = False
+    ) -> OirRecord | None:
+        """The intent ``entity_id`` (row-locked with ``for_update`` on PostgreSQL), or None."""
+        stmt = select(t.oirs).where(t.oirs.c.id == entity_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = self._conn.execute(stmt).one_or_none()
+        if row is None:
+            return None
+        cells = self._cells_of(t.oir_cells, "entity_id", entity_id) if with_cells else frozenset()
+        return self._oir(row, cells)
+
+    def find_oirs(
+        self,
+        cells: Iterable[int],
+        altitude_lower_m: float | None = None,
+        altitude_upper_m: float | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[OirRecord]:
+        """Intents sharing a cell with ``cells`` whose altitude and time ranges overlap the
+        given bounds (``None`` = unbounded); ordered by id."""
+        cond = self._overlap(t.oirs, altitude_lower_m, altitude_upper_m, start, end)
+        rows = self._find(t.oirs, t.oir_cells, "entity_id", cells, cond)
+        return [self._oir(r) for r in rows]
+
+    def oirs_of_subscription(self, subscription_id: str) -> list[OirRecord]:
+        """The intents attached to a subscription, with their cells."""
+        rows = self._conn.execute(
+            select(t.oirs).where(t.oirs.c.subscription_id == subscription_id).order_by(t.oirs.c.id)
+        ).all()
+        return [self._oir(r, self._cells_of(t.oir_cells, "entity_id", r.id)) for r in rows]
+
+    def save_oir(self, record: OirRecord, old: OirRecord | None) -> None:
+        """Insert (``old`` None) or update an intent and its cells; ``old`` must carry cells."""
+        values = {
+            "manager": record.manager,
+            "version": record.version,
+            "state": record.state,
+            "ovn": record.ovn,
+            "uss_base_url": record.uss_base_url,
+            "subscription_id": record.subscription_id,
+            "altitude_lower_m": record.altitude_lower_m,
+            "altitude_upper_m": record.altitude_upper_m,
+            "start_us": to_us(record.time_start),
+            "end_us": to_us(record.time_end),
+            "updated_us": to_us(record.updated),
+        }
+        if old is None:
+            self._conn.execute(insert(t.oirs).values(id=record.id, **values))
+            old_cells: frozenset[int] = frozenset()
+        else:
+            self._conn.execute(update(t.oirs).where(t.oirs.c.id == record.id).values(**values))
+            old_cells = old.cells
+        self._replace_cells(t.oir_cells, "entity_id", record.id, record.cells, old_cells)
+
+    def delete_oir(self, entity_id: str) -> None:
+        self._conn.execute(delete(t.oir_cells).where(t.oir_cells.c.entity_id == entity_id))
+        self._conn.execute(delete(t.oirs).where(t.oirs.c.id == entity_id))
+
+    # -- constraints -----------------------------------------------------------------------
+
+    @staticmethod
+    def _constraint(row: Any, cells: frozenset[int] = frozenset()) -> ConstraintRecord:
+        return ConstraintRecord(
+            id=row.id,
+            manager=row.manager,
+            version=row.version,
+            ovn=row.ovn,
+            uss_base_url=row.uss_base_url,
+            altitude_lower_m=row.altitude_lower_m,
+            altitude_upper_m=row.altitude_upper_m,
+            time_start=from_us(row.start_us),
+            time_end=from_us(row.end_us),
+            updated=from_us(row.updated_us),
+            cells=cells,
+        )
+
+    def get_constraint(
+        self, entity_id: str, *, for_update: bool = False, with_cells: bool = False
+    ) -> ConstraintRecord | None:
+        stmt = select(t.constraints).where(t.constraints.c.id == entity_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = self._conn.execute(stmt).one_or_none()
+        if row is None:
+            return None
+        cells = (
+            self._cells_of(t.constraint_cells, "entity_id", entity_id)
+            if with_cells
+            else frozenset()
+        )
+        return self._constraint(row, cells)
+
+    def find_constraints(
+        self,
+        cells: Iterable[int],
+        altitude_lower_m: float | None = None,
+        altitude_upper_m: float | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[ConstraintRecord]:
+        cond = self._overlap(t.constraints, altitude_lower_m, altitude_upper_m, start, end)
+        rows = self._find(t.constraints, t.constraint_cells, "entity_id", cells, cond)
+        return [self._constraint(r) for r in rows]
+
+    def save_constraint(self, record: ConstraintRecord, old: ConstraintRecord | None) -> None:
+        values = {
+            "manager": record.manager,
+            "version": record.version,
+            "ovn": record.ovn,
+            "uss_base_url": record.uss_base_url,
+            "altitude_lower_m": record.altitude_lower_m,
+            "altitude_upper_m": record.altitude_upper_m,
+            "start_us": to_us(record.time_start),
+            "end_us": to_us(record.time_end),
+            "updated_us": to_us(record.updated),
+        }
+        if old is None:
+            self._conn.execute(insert(t.constraints).values(id=record.id, **values))
+            old_cells: frozenset[int] = frozenset()
+        else:
+            self._conn.execute(
+                update(t.constraints).where(t.constraints.c.id == record.id).values(**values)
+            )
+            old_cells = old.cells
+        self._replace_cells(t.constraint_cells, "entity_id", record.id, record.cells, old_cells)
+
+    def delete_constraint(self, entity_id: str) -> None:
+        self._conn.execute(
+            delete(t.constraint_cells).where(t.constraint_cells.c.entity_id == entity_id)
+        )
+        self._conn.execute(delete(t.constraints).where(t.constraints.c.id == entity_id))
+
+    # -- subscriptions ---------------------------------------------------------------------
+
+    @staticmethod
+    def _subscription(row: Any, cells: frozenset[int] = frozenset()) -> SubscriptionRecord:
+        return SubscriptionRecord(
+            id=row.id,
+            manager=row.manager,
+            version=row.version,
+            notification_index=row.notification_index,
+            uss_base_url=row.uss_base_url,
+            notify_for_operational_intents=bool(row.notify_for_operational_intents),
+            notify_for_constraints=bool(row.notify_for_constraints),
+            implicit=bool(row.implicit),
+            altitude_lower_m=row.altitude_lower_m,
+            altitude_upper_m=row.altitude_upper_m,
+            time_start=from_us(row.start_us),
+            time_end=from_us(row.end_us),
+            updated=from_us(row.updated_us),
+            cells=cells,
+        )
+
+    def get_subscription(
+        self, subscription_id: str, *, for_update: bool = False, with_cells: bool = False
+    ) -> SubscriptionRecord | None:
+        stmt = select(t.subscriptions).where(t.subscriptions.c.id == subscription_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = self._conn.execute(stmt).one_or_none()
+        if row is None:
+            return None
+        cells = (
+            self._cells_of(t.subscription_cells, "subscription_id", subscription_id)
+            if with_cells
+            else frozenset()
+        )
+        return self._subscription(row, cells)
+
+    def find_subscriptions(
+        self,
+        cells: Iterable[int],
+        start: datetime | None = None,
+        end: datetime | None = None,
+        *,
+        manager: str | None = None,
+        notify_for_operational_intents: bool | None = None,
+        notify_for_constraints: bool | None = None,
+        not_ended_before: datetime | None = None,
+    ) -> list[SubscriptionRecord]:
+        """Subscriptions sharing a cell with ``cells`` whose time range overlaps
+        ``start..end``; altitude is not used (as in F3548's notification rule)."""
+        s = t.subscriptions
+        cond = self._overlap(s, None, None, start, end)
+        if manager is not None:
+            cond.append(s.c.manager == manager)
+        if notify_for_operational_intents is not None:
+            cond.append(s.c.notify_for_operational_intents == notify_for_operational_intents)
+        if notify_for_constraints is not None:
+            cond.append(s.c.notify_for_constraints == notify_for_constraints)
+        if not_ended_before is not None:
+            cond.append(s.c.end_us >= to_us(not_ended_before))
+        rows = self._find(s, t.subscription_cells, "subscription_id", cells, cond)
+        return [self._subscription(r) for r in rows]
+
+    def save_subscription(self, record: SubscriptionRecord, old: SubscriptionRecord | None) -> None:
+        """Insert (``old`` None) or update a subscription and its cells."""
+        values = {
+            "manager": record.manager,
+            "version": record.version,
+            "notification_index": record.notification_index,
+            "uss_base_url": record.uss_base_url,
+            "notify_for_operational_intents": record.notify_for_operational_intents,
+            "notify_for_constraints": record.notify_for_constraints,
+            "implicit": record.implicit,
+            "altitude_lower_m": record.altitude_lower_m,
+            "altitude_upper_m": record.altitude_upper_m,
+            "start_us": to_us(record.time_start),
+            "end_us": to_us(record.time_end),
+            "updated_us": to_us(record.updated),
+        }
+        if old is None:
+            self._conn.execute(insert(t.subscriptions).values(id=record.id, **values))
+            old_cells: frozenset[int] = frozenset()
+        else:
+            self._conn.execute(
+                update(t.subscriptions).where(t.subscriptions.c.id == record.id).values(**values)
+            )
+            old_cells = old.cells
+        self._replace_cells(
+            t.subscription_cells, "subscription_id", record.id, record.cells, old_cells
+        )
+
+    def delete_subscription(self, subscription_id: str) -> None:
+        self._conn.execute(
+            delete(t.subscription_cells).where(
+                t.subscription_cells.c.subscription_id == subscription_id
+            )
+        )
+        self._conn.execute(delete(t.subscriptions).where(t.subscriptions.c.id == subscription_id))
+
+    # -- USS availability ------------------------------------------------------------------
+
+    def get_availability(self, uss: str, *, for_update: bool = False) -> AvailabilityRecord | None:
+        stmt = select(t.uss_availability).where(t.uss_availability.c.uss == uss)
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = self._conn.execute(stmt).one_or_none()
+        if row is None:
+            return None
+        return AvailabilityRecord(row.uss, row.availability, row.version, from_us(row.updated_us))
+
+    def availabilities(self, usss: Iterable[str]) -> dict[str, str]:
+        """Availability per USS for those that have one set."""
+        names = sorted(set(usss))
+        if not names:
+            return {}
+        rows = self._conn.execute(
+            select(t.uss_availability.c.uss, t.uss_availability.c.availability).where(
+                t.uss_availability.c.uss.in_(names)
+            )
+        )
+        return {r.uss: r.availability for r in rows}
+
+    def save_availability(self, record: AvailabilityRecord, old: AvailabilityRecord | None) -> None:
+        values = {
+            "availability": record.availability,
+            "version": record.version,
+            "updated_us": to_us(record.updated),
+        }
+        if old is None:
+            self._conn.execute(insert(t.uss_availability).values(uss=record.uss, **values))
+        else:
+            self._conn.execute(
+                update(t.uss_availability)
+                .where(t.uss_availability.c.uss == record.uss)
+                .values(**values)
+            )
+
+    # -- reports and events ----------------------------------------------------------------
+
+    def add_report(self, report_id: str, reporter: str, time: datetime, payload: Any) -> None:
+        self._conn.execute(
+            insert(t.reports).values(id=report_id, reporter=reporter, time=time, payload=payload)
+        )
+
+    def get_report(self, report_id: str) -> tuple[str, datetime, Any] | None:
+        row = self._conn.execute(select(t.reports).where(t.reports.c.id == report_id)).one_or_none()
+        if row is None:
+            return None
+        return row.reporter, _aware(row.time), row.payload
+
+    def append_event(
+        self,
+        time: datetime,
+        actor: str,
+        operation: str,
+        entity_type: str,
+        entity_id: str,
+        payload: dict[str, Any],
+    ) -> None:
+        """Append one row to the event log (never updated or deleted)."""
+        self._conn.execute(
+            insert(t.events).values(
+                time=time,
+                actor=actor,
+                operation=operation,
+                entity_type=entity_type,
+                entity_id=entity_id,
+                payload=payload,
+            )
+        )
+
+    def events(
+        self, entity_type: str | None = None, entity_id: str | None = None, after_id: int = 0
+    ) -> list[EventRecord]:
+        """Events in order of their id, optionally for one entity kind or entity."""
+        e = t.events
+        stmt = select(e).where(e.c.id > after_id).order_by(e.c.id)
+        if entity_type is not None:
+            stmt = stmt.where(e.c.entity_type == entity_type)
+        if entity_id is not None:
+            stmt = stmt.where(e.c.entity_id == entity_id)
+        return [
+            EventRecord(
+                r.id, _aware(r.time), r.actor, r.operation, r.entity_type, r.entity_id, r.payload
+            )
+            for r in self._conn.execute(stmt)
+        ]
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
