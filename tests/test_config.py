@@ -1,0 +1,76 @@
+"""Settings: defaults, environment, overrides, and refusal of bad values naming the setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sharedsky.config import DEFAULT_DB_URL, Settings
+from sharedsky.errors import InvalidInput
+
+
+def test_defaults_are_local_and_ship_no_key() -> None:
+    s = Settings()
+    assert s.db_url == DEFAULT_DB_URL == "sqlite:///sharedsky.sqlite"
+    assert (s.host, s.port) == ("127.0.0.1", 8082)
+    assert s.public_key_pems == ()
+    assert s.audiences == ("localhost", "127.0.0.1")
+    assert s.allow_http_base_urls is False
+
+
+def test_from_env_reads_the_sharedsky_variables() -> None:
+    env = {
+        "SHAREDSKY_DB": "postgresql+psycopg://u:p@db/x",
+        "SHAREDSKY_PUBLIC_KEYS": "a.pem, b.pem",
+        "SHAREDSKY_AUDIENCE": "dss.example.com,localhost",
+        "SHAREDSKY_ALLOW_HTTP_BASE_URLS": "true",
+        "UNRELATED": "x",
+    }
+    s = Settings.from_env(env)
+    assert s.db_url == "postgresql+psycopg://u:p@db/x"
+    assert s.public_key_pems == (Path("a.pem"), Path("b.pem"))
+    assert s.audiences == ("dss.example.com", "localhost")
+    assert s.allow_http_base_urls is True
+
+
+def test_overrides_win_and_none_or_empty_means_not_given() -> None:
+    env = {"SHAREDSKY_DB": "sqlite:///env.sqlite", "SHAREDSKY_AUDIENCE": "env-aud"}
+    s = Settings.from_env(env, db_url=None, audiences=[], port=9000)
+    assert s.db_url == "sqlite:///env.sqlite"
+    assert s.audiences == ("env-aud",)
+    assert s.port == 9000
+    s = Settings.from_env(env, db_url="sqlite:///cli.sqlite", audiences=["cli-aud"])
+    assert (s.db_url, s.audiences) == ("sqlite:///cli.sqlite", ("cli-aud",))
+
+
+def test_empty_environment_gives_defaults() -> None:
+    assert Settings.from_env({}) == Settings()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"port": 70000}, "port"),
+        ({"port": "80"}, "port"),
+        ({"audiences": ()}, "audiences"),
+        ({"audiences": ("",)}, "audiences"),
+        ({"max_body_bytes": 10}, "max_body_bytes"),
+        ({"db_url": ""}, "db_url"),
+        ({"token_leeway_s": -1}, "token_leeway_s"),
+    ],
+)
+def test_bad_values_are_refused_naming_the_setting(kwargs: dict[str, object], field: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        Settings(**kwargs)  # type: ignore[arg-type]
+    assert info.value.field == field
+
+
+def test_bad_boolean_in_environment_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="SHAREDSKY_ALLOW_HTTP_BASE_URLS"):
+        Settings.from_env({"SHAREDSKY_ALLOW_HTTP_BASE_URLS": "maybe"})
+
+
+def test_unknown_override_is_a_programming_error() -> None:
+    with pytest.raises(TypeError):
+        Settings.from_env({}, colour="blue")
