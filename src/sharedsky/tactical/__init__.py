@@ -1,0 +1,64 @@
+"""Tactical conflict engine: state-based conflict prediction between live tracks (no I/O).
+
+Quick use::
+
+    from sharedsky.tactical import TrackStates, DetectionParams, detect_conflicts
+
+    states = TrackStates.from_traffic_frame(df).latest()
+    conflicts = detect_conflicts(states, DetectionParams(all_pairs=True))
+    conflicts.to_frame(states)
+
+Everything inside is SI (m, s, m/s), WGS-84 degrees and epoch seconds (UTC); feet, knots and
+ft/min are converted by :meth:`TrackStates.from_traffic_frame`. Geometry, semantics of every
+degenerate case, the level-occupancy rule and the broad phase are documented in
+:mod:`sharedsky.tactical.detect`.
+
+The numba kernels (:mod:`sharedsky.tactical._kernels`) compile on first use and are cached on
+disk; the first detection in a fresh environment takes a few seconds longer (compile), later
+processes load the cache.
+"""
+
+from sharedsky.tactical.alerting import AlertLevel
+from sharedsky.tactical.areas import (
+    AreaProximity,
+    Conformance,
+    Line,
+    LineCrossings,
+    ProtectedVolume,
+    conformance,
+    detect_area_proximity,
+    detect_line_crossings,
+)
+from sharedsky.tactical.detect import Conflicts, DetectionParams, classify, detect_conflicts
+from sharedsky.tactical.params import (
+    AlertThresholds,
+    DataQuality,
+    LevelOccupancy,
+    MinimaRule,
+    MinimaTable,
+    SeparationMinima,
+)
+from sharedsky.tactical.states import TrackStates
+
+__all__ = [
+    "AlertLevel",
+    "AlertThresholds",
+    "AreaProximity",
+    "Conflicts",
+    "Conformance",
+    "DataQuality",
+    "DetectionParams",
+    "LevelOccupancy",
+    "Line",
+    "LineCrossings",
+    "MinimaRule",
+    "MinimaTable",
+    "ProtectedVolume",
+    "SeparationMinima",
+    "TrackStates",
+    "classify",
+    "conformance",
+    "detect_area_proximity",
+    "detect_conflicts",
+    "detect_line_crossings",
+]

@@ -1,0 +1,435 @@
+"""Area proximity (predicted entry into protected volumes, crossing of lines) and conformance.
+
+Geometry: each volume or line has a reference point (its first vertex or centre); tracks and
+shapes are placed in a local plane there, ``x = R·Δλ·cos φ_ref`` (Δλ wrapped to [−180°, 180°),
+so shapes across the antimeridian work) and ``y = R·Δφ``, with R = 6 371 km. That plane is
+accurate for shapes up to a few hundred kilometres away from the poles; a track moves in it
+with constant velocity ``(gs·sin trk, gs·cos trk)`` after being extrapolated from its own time
+to ``now``. Vertical: ``alt + vs·τ`` inside the closed band ``[lower_m, upper_m]``. Time: the
+volume's active window ``[start, end]`` (epoch s; None: open).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from sharedsky.errors import InvalidInput
+from sharedsky.tactical import _kernels
+from sharedsky.tactical.states import REQUIRED_FIELDS, TrackStates
+from sharedsky.units import EARTH_RADIUS_M
+
+__all__ = [
+    "AreaProximity",
+    "Conformance",
+    "Line",
+    "LineCrossings",
+    "ProtectedVolume",
+    "conformance",
+    "detect_area_proximity",
+    "detect_line_crossings",
+]
+
+
+def _latlon_list(points: Sequence[Sequence[float]], field: str, min_len: int) -> np.ndarray:
+    try:
+        arr = np.asarray(points, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"must be a sequence of (lat, lon) pairs ({exc})", field) from exc
+    if arr.ndim != 2 or arr.shape[1] != 2 or arr.shape[0] < min_len:
+        raise InvalidInput(f"needs at least {min_len} (lat, lon) pairs", field)
+    if not np.isfinite(arr).all() or (np.abs(arr[:, 0]) > 90).any():
+        raise InvalidInput("has a non-finite or out-of-range coordinate", field)
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class ProtectedVolume:
+    """A polygon (``polygon``: (lat, lon) vertices, ring not repeated) or a circle (``center``
+    (lat, lon) and ``radius_m``), an altitude band ``[lower_m, upper_m]`` and an active window
+    ``[start, end]`` (epoch s, None: unbounded)."""
+
+    id: str
+    polygon: Sequence[Sequence[float]] | None = None
+    center: tuple[float, float] | None = None
+    radius_m: float | None = None
+    lower_m: float = -math.inf
+    upper_m: float = math.inf
+    start: float | None = None
+    end: float | None = None
+
+    def __post_init__(self) -> None:
+        if (self.polygon is None) == (self.center is None):
+            raise InvalidInput("give exactly one of polygon or center+radius_m", "polygon")
+        if self.polygon is not None:
+            ring = _latlon_list(self.polygon, "polygon", 3)
+            if np.array_equal(ring[0], ring[-1]):
+                ring = ring[:-1]
+            if ring.shape[0] < 3:
+                raise InvalidInput("needs at least 3 distinct vertices", "polygon")
+            object.__setattr__(self, "polygon", ring)
+        else:
+            _latlon_list([self.center], "center", 1)
+            if self.radius_m is None or not (0 < float(self.radius_m) < math.inf):
+                raise InvalidInput("must be a positive number of metres", "radius_m")
+        if not self.lower_m <= self.upper_m:
+            raise InvalidInput("must not exceed upper_m", "lower_m")
+        if self.start is not None and self.end is not None and self.end < self.start:
+            raise InvalidInput("must not precede start", "end")
+
+    @property
+    def reference(self) -> tuple[float, float]:
+        if self.center is not None:
+            return float(self.center[0]), float(self.center[1])
+        ring = np.asarray(self.polygon)
+        return float(ring[0, 0]), float(ring[0, 1])
+
+    def local_ring(self) -> tuple[np.ndarray, np.ndarray]:
+        """Polygon vertices in the volume's local plane (m)."""
+        lat0, lon0 = self.reference
+        ring = np.asarray(self.polygon)
+        return _to_local(ring[:, 0], ring[:, 1], lat0, lon0)
+
+    def bound_m(self) -> float:
+        """Radius (m) of a circle about the reference point containing the volume."""
+        if self.center is not None:
+            return float(self.radius_m or 0.0)
+        x, y = self.local_ring()
+        return float(np.sqrt(x * x + y * y).max())
+
+
+@dataclass(frozen=True, eq=False)
+class Line:
+    """A polyline of (lat, lon) vertices (an agreed deconfliction line, a border)."""
+
+    id: str
+    points: Sequence[Sequence[float]]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "points", _latlon_list(self.points, "points", 2))
+
+
+def _to_local(
+    lat: np.ndarray, lon: np.ndarray, lat0: float, lon0: float
+) -> tuple[np.ndarray, np.ndarray]:
+    dlon = (np.asarray(lon) - lon0 + 180.0) % 360.0 - 180.0
+    x = EARTH_RADIUS_M * np.radians(dlon) * math.cos(math.radians(lat0))
+    y = EARTH_RADIUS_M * np.radians(np.asarray(lat) - lat0)
+    return x, y
+
+
+@dataclass(frozen=True, eq=False)
+class _Moving:
+    ok: np.ndarray  # rows assessed
+    lat: np.ndarray
+    lon: np.ndarray
+    ve: np.ndarray
+    vn: np.ndarray
+    age: np.ndarray
+    alt: np.ndarray
+    vs: np.ndarray
+    now: float
+
+
+def _moving(states: TrackStates, now: float | None) -> _Moving:
+    if not isinstance(states, TrackStates):
+        raise InvalidInput(f"expected TrackStates, got {type(states)}", "states")
+    ok = np.ones(len(states), dtype=bool)
+    for name in REQUIRED_FIELDS:
+        ok &= np.isfinite(getattr(states, name))
+    if now is None:
+        now = float(states.t[ok].max()) if ok.any() else 0.0
+    trk = np.radians(np.where(ok, states.trk_deg, 0.0))
+    gs = np.where(ok, states.gs_mps, 0.0)
+    age = np.where(ok, now - states.t, 0.0)
+    return _Moving(
+        ok,
+        np.where(ok, states.lat, 0.0),
+        np.where(ok, states.lon, 0.0),
+        gs * np.sin(trk),
+        gs * np.cos(trk),
+        age,
+        np.where(ok, states.alt_m + states.vs_mps * age, 0.0),
+        np.where(ok, states.vs_mps, 0.0),
+        float(now),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class AreaProximity:
+    """Track × volume rows: ``pairs[0]`` track index, ``pairs[1]`` volume index; ``t_entry`` and
+    ``t_exit`` (seconds after ``now``, within [0, look-ahead]) of the first stay inside;
+    ``inside``: already inside now. ``invalid``: track rows not assessed (non-finite fields)."""
+
+    pairs: np.ndarray
+    t_entry: np.ndarray
+    t_exit: np.ndarray
+    inside: np.ndarray
+    invalid: np.ndarray
+    now: float
+
+    def __len__(self) -> int:
+        return int(self.pairs.shape[1])
+
+
+def _band_interval(
+    alt: np.ndarray, vs: np.ndarray, lower: float, upper: float, t_max: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Interval of τ in [0, t_max] with lower <= alt + vs·τ <= upper (lo > hi: empty)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t1 = (lower - alt) / vs
+        t2 = (upper - alt) / vs
+    level_in = (alt >= lower) & (alt <= upper)
+    lo = np.where(vs == 0, np.where(level_in, 0.0, np.inf), np.minimum(t1, t2))
+    hi = np.where(vs == 0, np.where(level_in, t_max, -np.inf), np.maximum(t1, t2))
+    return np.maximum(lo, 0.0), np.minimum(hi, t_max)
+
+
+def detect_area_proximity(
+    states: TrackStates,
+    volumes: Sequence[ProtectedVolume],
+    lookahead_s: float = 300.0,
+    now: float | None = None,
+) -> AreaProximity:
+    """Predicted entries of tracks into protected volumes within ``lookahead_s`` (see the
+    module docstring for geometry). A row appears when the track is inside, or enters, the
+    volume within [0, look-ahead] while the volume is active."""
+    if not (math.isfinite(lookahead_s) and lookahead_s >= 0):
+        raise InvalidInput("must be a finite non-negative number of seconds", "lookahead_s")
+    mv = _moving(states, now)
+    idx_ok = np.flatnonzero(mv.ok)
+    speed = np.hypot(mv.ve, mv.vn)
+    reach = speed * (lookahead_s + np.abs(mv.age))
+    rows_t: list[np.ndarray] = []
+    rows_v: list[np.ndarray] = []
+    rows_in: list[np.ndarray] = []
+    rows_out: list[np.ndarray] = []
+    rows_inside: list[np.ndarray] = []
+    for vi, vol in enumerate(volumes):
+        lat0, lon0 = vol.reference
+        x, y = _to_local(mv.lat[idx_ok], mv.lon[idx_ok], lat0, lon0)
+        x = x + mv.ve[idx_ok] * mv.age[idx_ok]
+        y = y + mv.vn[idx_ok] * mv.age[idx_ok]
+        near = np.hypot(x, y) <= vol.bound_m() + reach[idx_ok] + 1.0
+        if not near.any():
+            continue
+        cand = idx_ok[near]
+        x, y = x[near], y[near]
+        ve, vn = mv.ve[cand], mv.vn[cand]
+        # window where band and activity hold
+        lo, hi = _band_interval(mv.alt[cand], mv.vs[cand], vol.lower_m, vol.upper_m, lookahead_s)
+        if vol.start is not None:
+            lo = np.maximum(lo, vol.start - mv.now)
+        if vol.end is not None:
+            hi = np.minimum(hi, vol.end - mv.now)
+        entry = np.full(cand.shape[0], np.nan)
+        exit_ = np.full(cand.shape[0], np.nan)
+        hinside0 = np.zeros(cand.shape[0], dtype=bool)
+        if vol.center is not None:
+            r = float(vol.radius_m or 0.0)
+            a = ve * ve + vn * vn
+            b = x * ve + y * vn
+            c = x * x + y * y - r * r
+            hinside0 = c <= 0
+            with np.errstate(divide="ignore", invalid="ignore"):
+                disc = b * b - a * c
+                sq = np.sqrt(np.maximum(disc, 0.0))
+                h_lo = np.where(a > 0, (-b - sq) / a, np.where(hinside0, -np.inf, np.inf))
+                h_hi = np.where(a > 0, (-b + sq) / a, np.where(hinside0, np.inf, -np.inf))
+            h_lo = np.where((a > 0) & (disc < 0), np.inf, h_lo)
+            h_hi = np.where((a > 0) & (disc < 0), -np.inf, h_hi)
+            s = np.maximum(h_lo, lo)
+            e = np.minimum(h_hi, hi)
+            hit = (s <= e) & (s <= lookahead_s) & (e >= 0)
+            entry = np.where(hit, np.maximum(s, 0.0), np.nan)
+            exit_ = np.where(hit, np.minimum(e, lookahead_s), np.nan)
+        else:
+            px, py = vol.local_ring()
+            _kernels.window_polygon_times(
+                np.ascontiguousarray(x),
+                np.ascontiguousarray(y),
+                np.ascontiguousarray(ve),
+                np.ascontiguousarray(vn),
+                np.ascontiguousarray(px),
+                np.ascontiguousarray(py),
+                np.ascontiguousarray(lo),
+                np.ascontiguousarray(hi),
+                float(lookahead_s),
+                entry,
+                exit_,
+                hinside0,
+            )
+        keep = ~np.isnan(entry)
+        if keep.any():
+            rows_t.append(cand[keep])
+            rows_v.append(np.full(int(keep.sum()), vi, dtype=np.int64))
+            rows_in.append(entry[keep])
+            rows_out.append(exit_[keep])
+            rows_inside.append(hinside0[keep] & (lo[keep] <= 0.0) & (hi[keep] >= 0.0))
+    if rows_t:
+        t_idx = np.concatenate(rows_t)
+        v_idx = np.concatenate(rows_v)
+        order = np.lexsort((v_idx, t_idx))
+        pairs = np.vstack([t_idx[order], v_idx[order]])
+        t_entry = np.concatenate(rows_in)[order]
+        t_exit = np.concatenate(rows_out)[order]
+        inside = np.concatenate(rows_inside)[order]
+    else:
+        pairs = np.zeros((2, 0), dtype=np.int64)
+        t_entry = t_exit = np.zeros(0)
+        inside = np.zeros(0, dtype=bool)
+    return AreaProximity(pairs, t_entry, t_exit, inside, np.flatnonzero(~mv.ok), mv.now)
+
+
+@dataclass(frozen=True, eq=False)
+class LineCrossings:
+    """Track × line rows: ``pairs[0]`` track index, ``pairs[1]`` line index, ``t_cross`` the
+    first crossing within [0, look-ahead] (s after ``now``), ``segment`` the segment crossed."""
+
+    pairs: np.ndarray
+    t_cross: np.ndarray
+    segment: np.ndarray
+    invalid: np.ndarray
+    now: float
+
+    def __len__(self) -> int:
+        return int(self.pairs.shape[1])
+
+
+def detect_line_crossings(
+    states: TrackStates,
+    lines: Sequence[Line],
+    lookahead_s: float = 300.0,
+    now: float | None = None,
+) -> LineCrossings:
+    """First predicted crossing of each line by each track within ``lookahead_s`` (horizontal
+    only; a track touching a vertex counts as crossing)."""
+    if not (math.isfinite(lookahead_s) and lookahead_s >= 0):
+        raise InvalidInput("must be a finite non-negative number of seconds", "lookahead_s")
+    mv = _moving(states, now)
+    idx_ok = np.flatnonzero(mv.ok)
+    out_t: list[np.ndarray] = []
+    out_l: list[np.ndarray] = []
+    out_c: list[np.ndarray] = []
+    out_s: list[np.ndarray] = []
+    for li, line in enumerate(lines):
+        pts = np.asarray(line.points)
+        lat0, lon0 = float(pts[0, 0]), float(pts[0, 1])
+        lx, ly = _to_local(pts[:, 0], pts[:, 1], lat0, lon0)
+        x, y = _to_local(mv.lat[idx_ok], mv.lon[idx_ok], lat0, lon0)
+        ve, vn = mv.ve[idx_ok], mv.vn[idx_ok]
+        x = x + ve * mv.age[idx_ok]
+        y = y + vn * mv.age[idx_ok]
+        best = np.full(idx_ok.shape[0], np.inf)
+        seg = np.full(idx_ok.shape[0], -1, dtype=np.int64)
+        for k in range(pts.shape[0] - 1):
+            ex, ey = lx[k + 1] - lx[k], ly[k + 1] - ly[k]
+            den = ve * ey - vn * ex
+            qx, qy = lx[k] - x, ly[k] - y
+            with np.errstate(divide="ignore", invalid="ignore"):
+                tau = (qx * ey - qy * ex) / den
+                s = (qx * vn - qy * ve) / den
+            hit = (den != 0) & (s >= 0) & (s <= 1) & (tau >= 0) & (tau <= lookahead_s)
+            better = hit & (tau < best)
+            best = np.where(better, tau, best)
+            seg = np.where(better, k, seg)
+        keep = seg >= 0
+        if keep.any():
+            out_t.append(idx_ok[keep])
+            out_l.append(np.full(int(keep.sum()), li, dtype=np.int64))
+            out_c.append(best[keep])
+            out_s.append(seg[keep])
+    if out_t:
+        t_idx, l_idx = np.concatenate(out_t), np.concatenate(out_l)
+        order = np.lexsort((l_idx, t_idx))
+        return LineCrossings(
+            np.vstack([t_idx[order], l_idx[order]]),
+            np.concatenate(out_c)[order],
+            np.concatenate(out_s)[order],
+            np.flatnonzero(~mv.ok),
+            mv.now,
+        )
+    return LineCrossings(
+        np.zeros((2, 0), dtype=np.int64),
+        np.zeros(0),
+        np.zeros(0, dtype=np.int64),
+        np.flatnonzero(~mv.ok),
+        mv.now,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class Conformance:
+    """Per track row: ``has_plan`` (volumes were given for its id), ``conforming`` (inside one of
+    its volumes active at its time ``t``, within the tolerances), and for the best volume the
+    excess beyond the tolerance, ``horizontal_excess_m`` and ``vertical_excess_m`` (0 when
+    conforming, NaN without an active volume), ``volume`` its index in the track's list (-1)."""
+
+    has_plan: np.ndarray
+    conforming: np.ndarray
+    horizontal_excess_m: np.ndarray
+    vertical_excess_m: np.ndarray
+    volume: np.ndarray
+
+
+def _outside_distance(vol: ProtectedVolume, lat: float, lon: float) -> float:
+    lat0, lon0 = vol.reference
+    x, y = _to_local(np.array([lat]), np.array([lon]), lat0, lon0)
+    px, py = float(x[0]), float(y[0])
+    if vol.center is not None:
+        return max(0.0, math.hypot(px, py) - float(vol.radius_m or 0.0))
+    rx, ry = vol.local_ring()
+    m = rx.shape[0]
+    inside = False
+    best = math.inf
+    for e in range(m):
+        ax, ay, bx, by = rx[e], ry[e], rx[(e + 1) % m], ry[(e + 1) % m]
+        if (ay > py) != (by > py) and px < ax + (py - ay) * (bx - ax) / (by - ay):
+            inside = not inside
+        ex, ey = bx - ax, by - ay
+        ll = ex * ex + ey * ey
+        u = 0.0 if ll == 0 else min(1.0, max(0.0, ((px - ax) * ex + (py - ay) * ey) / ll))
+        best = min(best, math.hypot(px - ax - u * ex, py - ay - u * ey))
+    return 0.0 if inside else best
+
+
+def conformance(
+    states: TrackStates,
+    plan_volumes: Mapping[str, Sequence[ProtectedVolume]],
+    tolerance_m: float = 0.0,
+    vertical_tolerance_m: float | None = None,
+) -> Conformance:
+    """Is each track inside its own plan's volumes (keyed by ``track_id``), within
+    ``tolerance_m`` horizontally and ``vertical_tolerance_m`` (default: ``tolerance_m``)
+    vertically, at its own time ``t``? Volumes not active at ``t`` do not count."""
+    if not (math.isfinite(tolerance_m) and tolerance_m >= 0):
+        raise InvalidInput("must be a finite non-negative number of metres", "tolerance_m")
+    vtol = tolerance_m if vertical_tolerance_m is None else float(vertical_tolerance_m)
+    n = len(states)
+    has = np.zeros(n, dtype=bool)
+    conf = np.zeros(n, dtype=bool)
+    hx = np.full(n, np.nan)
+    vx = np.full(n, np.nan)
+    vol_idx = np.full(n, -1, dtype=np.int64)
+    for i in range(n):
+        vols = plan_volumes.get(str(states.track_id[i]))
+        if not vols:
+            continue
+        has[i] = True
+        lat, lon, alt, t = states.lat[i], states.lon[i], states.alt_m[i], states.t[i]
+        if not all(math.isfinite(v) for v in (lat, lon, alt, t)):
+            continue
+        best = math.inf
+        for k, vol in enumerate(vols):
+            if (vol.start is not None and t < vol.start) or (vol.end is not None and t > vol.end):
+                continue
+            h = max(0.0, _outside_distance(vol, lat, lon) - tolerance_m)
+            v = max(0.0, vol.lower_m - alt - vtol, alt - vol.upper_m - vtol)
+            score = math.hypot(h, v)
+            if score < best:
+                best, hx[i], vx[i], vol_idx[i] = score, h, v, k
+        conf[i] = best == 0.0
+    return Conformance(has, conf, hx, vx, vol_idx)
