@@ -20,20 +20,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
     Connection,
     Table,
-    bindparam,
     delete,
     exists,
-    func,
     insert,
     literal_column,
     select,
+    text,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from sharedsky.geo import LOCK_LEVEL, parent_cells
 from sharedsky.store import tables as t
@@ -50,6 +47,9 @@ __all__ = [
 ]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_LOCK_SQL = text(
+    "SELECT count(pg_advisory_xact_lock(u.k)) FROM unnest(CAST(:keys AS bigint[])) AS u(k)"
+)
 _CHUNK = 4000  # cells per IN list (well under SQLite's and PostgreSQL's parameter limits)
 
 
@@ -162,12 +162,8 @@ class StrategicTx:
         """
         parents = parent_cells(cells, LOCK_LEVEL)
         if self._pg and parents:
-            self._conn.execute(
-                select(func.count(func.pg_advisory_xact_lock(literal_column("k")))).select_from(
-                    func.unnest(bindparam("keys", type_=ARRAY(BigInteger))).table_valued("k")
-                ),
-                {"keys": parents},
-            )
+            # One statement, keys in ascending order: unnest yields them in array order.
+            self._conn.execute(_LOCK_SQL, {"keys": parents})
         return parents
 
     # -- shared helpers --------------------------------------------------------------------
