@@ -33,7 +33,7 @@ MAJOR_AIRPORTS: tuple[str, ...] = (
     # Oceania
     "YSSY", "YMML", "YBBN", "NZAA", "NFFN",
     # South America, Africa
-    "SBGR", "SCEL", "SAEZ", "SKBO", "SPJC", "FAOR", "HECA", "DNMM", "HKJK", "GMMN",
+    "SBGR", "SCEL", "SAEZ", "SKBO", "SPIM", "FAJS", "HECA", "DNMM", "HKJK", "GMMN",
 )  # fmt: skip
 
 

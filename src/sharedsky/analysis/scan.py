@@ -26,8 +26,7 @@ import numpy as np
 
 from sharedsky.analysis.tables import complete_rows
 from sharedsky.errors import InvalidInput
-from sharedsky.tactical.detect import DetectionParams, detect_conflicts
-from sharedsky.tactical.states import TrackStates
+from sharedsky.tactical import DetectionParams, TrackStates, detect_conflicts
 from sharedsky.units import EARTH_RADIUS_M
 
 __all__ = [

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from sharedsky.errors import InvalidInput
-from sharedsky.tactical.states import REQUIRED_FIELDS, TrackStates
+from sharedsky.tactical import TrackStates
 
 __all__ = [
     "NUMERIC_COLUMNS",
@@ -191,7 +191,7 @@ def complete_rows(states: TrackStates) -> np.ndarray:
     recording lack one or the other; a track is assessed from its latest complete row.
     """
     ok = np.ones(len(states), dtype=bool)
-    for name in REQUIRED_FIELDS:
+    for name in ("t", "lat", "lon", "alt_m", "gs_mps", "trk_deg", "vs_mps"):
         ok &= np.isfinite(getattr(states, name))
     return ok
 

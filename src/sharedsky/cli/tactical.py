@@ -23,14 +23,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sharedsky.analysis import complete_rows, read_states, scan, write_table
 from sharedsky.cli import app
 from sharedsky.errors import InvalidInput
-from sharedsky.tactical.detect import DetectionParams, detect_conflicts
-from sharedsky.tactical.params import (
+from sharedsky.tactical import (
     DataQuality,
+    DetectionParams,
     LevelOccupancy,
     MinimaTable,
     SeparationMinima,
+    TrackStates,
+    detect_conflicts,
 )
-from sharedsky.tactical.states import TrackStates
 from sharedsky.units import FT_TO_M, M_TO_FT, NM_TO_M
 
 __all__ = ["detect_command", "scan_command"]
