@@ -8,15 +8,18 @@ entities in the caller's view: the OVN of an entity the caller does not manage r
 **The invariant.** No intent in state Accepted or Activated is created or updated while an
 intersecting intent exists whose current OVN the writer did not present in its key (except the
 entity itself and Accepted intents of a USS whose availability is Down). Each write of an intent
-or a constraint runs as one transaction that (1) locks the coarse S2 cells (level
-:data:`~sharedsky.geo.LOCK_LEVEL`) under its new covering, (2) reads and checks, (3) writes.
-Two intents that intersect share a level-13 cell and hence its coarse parent, so their writers
-serialise on that advisory lock (PostgreSQL) or on the database write lock (SQLite), and the
-second one's check sees the first one's commit (READ COMMITTED takes a fresh snapshot per
-statement, after the lock). Writers in unrelated areas take disjoint locks and run in parallel.
-Locks are taken in ascending order, in one statement, before any row lock, so they cannot
-deadlock among themselves; the rare deadlocks between row locks (two intents swapping
-subscriptions) are detected by the database and retried here.
+or a constraint runs as one READ COMMITTED transaction that (1) locks the coarse S2 cells (level
+:data:`~sharedsky.geo.LOCK_LEVEL`) under the union of the entity's current and new coverings,
+(2) reads and checks, (3) writes and appends its event. Two intents that intersect share a
+level-13 cell and hence its coarse parent, so their writers serialise on that advisory lock
+(PostgreSQL) or on the database write lock (SQLite), and the second one's check sees the first
+one's commit (READ COMMITTED takes a fresh snapshot per statement, after the lock). Because the
+area an entity leaves is locked too (deletes included), writes whose areas meet commit in the
+order of their event ids, which is what lets the event log be replayed to check the invariant.
+Writers in unrelated areas take disjoint locks and run in parallel. Locks are taken in ascending
+order, in one statement, before any row lock, so they cannot deadlock among themselves; the rare
+deadlocks between row locks (two intents swapping subscriptions) and an entity that moved while
+its area was being locked are retried here (:data:`MAX_WRITE_ATTEMPTS`).
 
 **notification_index** is time-based, as in the reference DSS's newer mode: the index handed
 to a subscriber is the number of milliseconds since the latest UTC midnight at the time of the
@@ -322,8 +325,7 @@ class StrategicService:
         def work(
             tx: StrategicTx,
         ) -> tuple[OperationalIntentReference, list[SubscriberToNotify]]:
-            tx.lock_area(cells)
-            old = tx.get_oir(entity_id, for_update=True, with_cells=True)
+            old = _lock_and_get(tx, tx.get_oir, entity_id, cells)
             if ovn is None:
                 if old is not None:
                     raise Conflict(f"operational intent {entity_id} already exists")
@@ -433,7 +435,7 @@ class StrategicService:
                 and old.subscription_id != rec.subscription_id
             ):
                 _drop_implicit_if_unused(tx, old.subscription_id, now, caller)
-            _event(tx, now, caller, "create" if old is None else "update", rec)
+            _event(tx, now, caller, "create" if old is None else "update", rec, key=key)
 
             notify_cells = cells | (old.cells if old else frozenset())
             n_start = min(start, old.time_start) if old else start
@@ -454,7 +456,7 @@ class StrategicService:
         def work(
             tx: StrategicTx,
         ) -> tuple[OperationalIntentReference, list[SubscriberToNotify]]:
-            old = tx.get_oir(entity_id, for_update=True, with_cells=True)
+            old = _lock_and_get(tx, tx.get_oir, entity_id, frozenset())
             if old is None:
                 raise NotFound(f"operational intent {entity_id} not found")
             if old.manager != caller.manager:
@@ -503,8 +505,7 @@ class StrategicService:
         assert lo is not None and hi is not None and start is not None and end is not None
 
         def work(tx: StrategicTx) -> tuple[ConstraintReference, list[SubscriberToNotify]]:
-            tx.lock_area(cells)
-            old = tx.get_constraint(entity_id, for_update=True, with_cells=True)
+            old = _lock_and_get(tx, tx.get_constraint, entity_id, cells)
             if ovn is None:
                 if old is not None:
                     raise Conflict(f"constraint {entity_id} already exists")
@@ -546,7 +547,7 @@ class StrategicService:
         now = self._now()
 
         def work(tx: StrategicTx) -> tuple[ConstraintReference, list[SubscriberToNotify]]:
-            old = tx.get_constraint(entity_id, for_update=True, with_cells=True)
+            old = _lock_and_get(tx, tx.get_constraint, entity_id, frozenset())
             if old is None:
                 raise NotFound(f"constraint {entity_id} not found")
             if old.manager != caller.manager:
@@ -767,6 +768,28 @@ class StrategicService:
         return self._write(work)
 
 
+R = TypeVar("R", OirRecord, ConstraintRecord)
+
+
+def _lock_and_get(
+    tx: StrategicTx, get: Callable[..., R | None], entity_id: str, cells: frozenset[int]
+) -> R | None:
+    """Lock the area of an entity's write (its new ``cells`` and its current covering) and
+    return the entity, row-locked, with its cells.
+
+    The current covering is read before the lock, so the entity may move in between; then the
+    transaction is retried (the locks taken would not cover the area it left).
+    """
+    before = get(entity_id, with_cells=True)
+    tx.lock_area(cells | (before.cells if before is not None else frozenset()))
+    old = get(entity_id, for_update=True, with_cells=True)
+    if (old is None) != (before is None) or (
+        old is not None and before is not None and old.version != before.version
+    ):
+        raise TransientStorageError(f"{entity_id} changed while its area was being locked")
+    return old
+
+
 def _new_version(previous: str | None) -> str:
     while True:
         candidate = secrets.token_hex(8)
@@ -814,7 +837,11 @@ def _event(
     caller: Caller,
     operation: str,
     rec: OirRecord | ConstraintRecord | SubscriptionRecord,
+    *,
+    key: Iterable[str] | None = None,
 ) -> None:
+    """Append the event of an accepted write: the entity as written (its covering included,
+    never precise geometry) and, for intents, the key the writer presented."""
     payload: dict[str, Any] = {
         "version": rec.version,
         "manager": rec.manager,
@@ -823,11 +850,13 @@ def _event(
         "time_end": rec.time_end.isoformat(),
         "altitude_lower_m": rec.altitude_lower_m,
         "altitude_upper_m": rec.altitude_upper_m,
-        "cells": len(rec.cells),
+        "cells": sorted(rec.cells),
     }
     if isinstance(rec, OirRecord):
         kind = "operational_intent"
         payload |= {"state": rec.state, "ovn": rec.ovn, "subscription_id": rec.subscription_id}
+        if key is not None:
+            payload["key"] = sorted(key)
     elif isinstance(rec, ConstraintRecord):
         kind = "constraint"
         payload |= {"ovn": rec.ovn}
