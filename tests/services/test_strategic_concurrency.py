@@ -158,7 +158,7 @@ def _race(svc: StrategicService, seed: int) -> list[Ack]:
 
 def _check_event_log(store: Store, acks: list[Ack]) -> dict[str, dict]:
     with store.read() as tx:
-        events = tx.events("operational_intent")
+        events = tx.events("operational_intent_reference")
     # The log holds exactly the acknowledged writes (nothing lost, nothing phantom).
     acked = sorted((a.op, a.entity_id, a.ovn) for a in acks)
     logged = sorted((e.operation, e.entity_id, e.payload["ovn"]) for e in events)

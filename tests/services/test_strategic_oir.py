@@ -33,7 +33,7 @@ from sharedsky.store import Store
 S = OperationalIntentState
 
 
-def _events(store: Store, kind: str = "operational_intent") -> list[tuple[str, str]]:
+def _events(store: Store, kind: str = "operational_intent_reference") -> list[tuple[str, str]]:
     with store.read() as tx:
         return [(e.operation, e.entity_id) for e in tx.events(kind)]
 

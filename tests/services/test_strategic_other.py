@@ -56,7 +56,7 @@ def test_constraint_lifecycle(svc: StrategicService, store: Store) -> None:
     with pytest.raises(NotFound):
         svc.get_constraint(cid, CM)
     with store.read() as tx:
-        assert [e.operation for e in tx.events("constraint", cid)] == [
+        assert [e.operation for e in tx.events("constraint_reference", cid)] == [
             "create",
             "update",
             "delete",

@@ -83,7 +83,13 @@ from sharedsky.store import (
 )
 from sharedsky.units import utcnow
 
-__all__ = ["MAX_SUBSCRIPTION_DURATION", "OVN_SUFFIX_WINDOW", "StrategicService"]
+__all__ = [
+    "MAX_SUBSCRIPTION_DURATION",
+    "MAX_WRITE_ATTEMPTS",
+    "OVN_SUFFIX_WINDOW",
+    "StrategicService",
+    "notification_index",
+]
 
 MAX_SUBSCRIPTION_DURATION = timedelta(hours=f3548.DSSMaxSubscriptionDurationHours)
 """Longest time span of a subscription (F3548 ``DSSMaxSubscriptionDurationHours``)."""
@@ -853,12 +859,12 @@ def _event(
         "cells": sorted(rec.cells),
     }
     if isinstance(rec, OirRecord):
-        kind = "operational_intent"
+        kind = "operational_intent_reference"
         payload |= {"state": rec.state, "ovn": rec.ovn, "subscription_id": rec.subscription_id}
         if key is not None:
             payload["key"] = sorted(key)
     elif isinstance(rec, ConstraintRecord):
-        kind = "constraint"
+        kind = "constraint_reference"
         payload |= {"ovn": rec.ovn}
     else:
         kind = "subscription"
