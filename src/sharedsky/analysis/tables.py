@@ -1,7 +1,8 @@
 """Reading and writing tables of track states and results (CSV, Parquet, JSON).
 
 States use the OpenSky / ``traffic`` column names and units: ``timestamp`` (UTC: ISO text, naive
-text meaning UTC, epoch seconds, or epoch milliseconds as in ``traffic``'s JSON), ``icao24``,
+text meaning UTC, epoch seconds, or epoch milliseconds as in ``traffic``'s JSON: any number above
+1e11 is taken as milliseconds), ``icao24`` (lower-cased),
 ``callsign`` (optional), ``latitude``, ``longitude`` [deg], ``altitude`` [ft], ``groundspeed``
 [kt], ``track`` [deg], ``vertical_rate`` [ft/min], optional ``party``. Units are converted to SI by
 :meth:`sharedsky.tactical.TrackStates.from_traffic_frame`.
@@ -75,9 +76,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
             return pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""])
         if fmt == "parquet":
             return pd.read_parquet(p)
-        return pd.read_json(
-            p, orient="records", lines=fmt == "jsonl", convert_dates=False, dtype=False
-        )
+        # dtype=False: no type guessing (and no date conversion), numbers stay numbers
+        return pd.read_json(p, orient="records", lines=fmt == "jsonl", dtype=False)
     except (ValueError, OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"cannot read {p.name}: {exc}", "path") from exc
     except Exception as exc:  # pyarrow and the csv parser have their own error types
@@ -91,8 +91,8 @@ def _first_bad(mask: np.ndarray) -> int:
 def _numeric(df: pd.DataFrame, col: str) -> np.ndarray:
     raw = df[col]
     values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    present = raw.notna().to_numpy()
-    if raw.dtype == object:
+    present = raw.notna().to_numpy(copy=True)
+    if not pd.api.types.is_numeric_dtype(raw):
         present &= raw.astype(str).str.strip().ne("").to_numpy()
     bad = present & np.isnan(values)
     if bad.any():
@@ -120,9 +120,11 @@ def _timestamps(col: pd.Series) -> np.ndarray:
         out = ns.astype(np.int64).astype(np.float64) / 1e9
         out[np.isnat(ns)] = np.nan
         return out
-    numbers = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    present = col.notna().to_numpy()
-    if col.dtype == object:
+    numbers = pd.to_numeric(col, errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan, copy=True
+    )
+    present = col.notna().to_numpy(copy=True)
+    if not pd.api.types.is_numeric_dtype(col):
         present &= col.astype(str).str.strip().ne("").to_numpy()
     text = present & np.isnan(numbers)
     if text.any():
@@ -134,8 +136,9 @@ def _timestamps(col: pd.Series) -> np.ndarray:
             raise InvalidInput(f"row {k + 1}: not a time: {col.iloc[k]!r}", "timestamp")
         numbers[text] = ns.astype(np.int64).astype(np.float64) / 1e9
     # traffic's JSON stores epoch milliseconds; no real epoch second count reaches 1e11 (year 5138)
-    if np.nanmax(np.abs(numbers), initial=0.0) > 1e11:
-        numbers = numbers / 1000.0
+    with np.errstate(invalid="ignore"):
+        millis = np.abs(numbers) > 1e11
+    numbers[millis] /= 1000.0
     return numbers
 
 

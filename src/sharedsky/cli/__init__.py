@@ -44,7 +44,7 @@ def _register() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
     _register()
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)  # one error, one line, whatever the width
     try:
         app(args=argv, standalone_mode=True)
     except SharedskyError as exc:
