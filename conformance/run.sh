@@ -2,9 +2,11 @@
 # External F3548 conformance check: InterUSS uss_qualifier's `dss_probing` suite against a pool of
 # two `sharedsky serve` processes sharing one database. See conformance/README.md.
 #
-# Usage: conformance/run.sh [--db URL] [--filter REGEX]
+# Usage: conformance/run.sh [--db URL | --postgres] [--filter REGEX]
 #   --db URL        database both instances share (default: a fresh SQLite file in the run folder).
 #                   Use an empty PostgreSQL database: the suite creates and deletes its own entities.
+#   --postgres      start a throwaway PostgreSQL (the pgserver wheel of this repository's .venv) in
+#                   the run folder and use it.
 #   --filter REGEX  run only the scenarios whose class name matches (uss_qualifier --filter).
 #
 # Environment:
@@ -14,6 +16,7 @@
 #   SHAREDSKY          the sharedsky command (default: .venv/bin/sharedsky of this repository)
 #   SHAREDSKY_TEST_PUBLIC_KEY  public test key the servers trust (default: ../shared/spec/test-certs/auth2.pem)
 #   CONFORMANCE_NICE   niceness of the servers and of uss_qualifier (default: 10)
+#   CONFORMANCE_PORTS  the two local ports of the pool (default: "8082 8083", as in dss_probing.yaml)
 #
 # Writes conformance/work/run-<UTC time>/ (report/report.json, failures.md, logs) and points
 # conformance/work/latest at it. Exits 1 if a High or Critical check failed or a scenario
@@ -22,7 +25,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(dirname "$here")"
-ports=(8082 8083)
+read -r -a ports <<<"${CONFORMANCE_PORTS:-8082 8083}"
 
 die() {
     echo "conformance/run.sh: $*" >&2
@@ -30,12 +33,14 @@ die() {
 }
 
 db_url=""
+use_postgres=0
 filter=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --db) [[ $# -ge 2 ]] || die "--db needs a URL"; db_url="$2"; shift 2 ;;
+        --postgres) use_postgres=1; shift ;;
         --filter) [[ $# -ge 2 ]] || die "--filter needs a regular expression"; filter="$2"; shift 2 ;;
-        -h|--help) sed -n '2,20p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        -h|--help) sed -n '2,23p' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) die "unknown argument '$1' (see --help)" ;;
     esac
 done
@@ -61,19 +66,22 @@ sharedsky="${SHAREDSKY:-$repo/.venv/bin/sharedsky}"
 public_key="${SHAREDSKY_TEST_PUBLIC_KEY:-$repo/../shared/spec/test-certs/auth2.pem}"
 [[ -f "$public_key" ]] || die "public test key not found at $public_key (set SHAREDSKY_TEST_PUBLIC_KEY)"
 nice_level="${CONFORMANCE_NICE:-10}"
+[[ ${#ports[@]} -eq 2 && "${ports[0]}" =~ ^[0-9]+$ && "${ports[1]}" =~ ^[0-9]+$ ]] \
+    || die "CONFORMANCE_PORTS must name two port numbers, e.g. \"8082 8083\""
 for port in "${ports[@]}"; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        die "port $port is already in use; the pool must listen on 8082 and 8083 (conformance/dss_probing.yaml)"
+        die "port $port is already in use (choose two free ports with CONFORMANCE_PORTS=\"P1 P2\")"
     fi
 done
 
 run_dir="$here/work/run-$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$run_dir"
 ln -sfn "$(basename "$run_dir")" "$here/work/latest"
-[[ -n "$db_url" ]] || db_url="sqlite:///$run_dir/dss.sqlite"
+[[ -n "$db_url" && $use_postgres == 1 ]] && die "--db and --postgres exclude each other"
 
 # ----- Start the pool -----
 pids=()
+pg_pid=""
 stop_servers() {
     local pid
     for pid in "${pids[@]}"; do
@@ -84,8 +92,37 @@ stop_servers() {
     done
     pids=()
 }
-trap stop_servers EXIT
+stop_all() {
+    stop_servers
+    if [[ -n "$pg_pid" ]]; then
+        kill "$pg_pid" 2>/dev/null || true
+        wait "$pg_pid" 2>/dev/null || true
+        pg_pid=""
+    fi
+}
+trap stop_all EXIT
 trap 'exit 130' INT TERM
+
+if ((use_postgres)); then
+    # Holds a pgserver cluster until terminated; prints its URL (SQLAlchemy form) first.
+    "$repo/.venv/bin/python" -c '
+import signal, sys
+import pgserver
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+with pgserver.get_server(sys.argv[1], cleanup_mode="stop") as server:
+    print(server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1), flush=True)
+    signal.pause()
+' "$run_dir/pgdata" >"$run_dir/pg.url" 2>"$run_dir/pg.log" &
+    pg_pid=$!
+    for _ in $(seq 1 120); do
+        [[ -s "$run_dir/pg.url" ]] && break
+        kill -0 "$pg_pid" 2>/dev/null || { cat "$run_dir/pg.log" >&2; die "PostgreSQL did not start"; }
+        sleep 0.5
+    done
+    [[ -s "$run_dir/pg.url" ]] || die "PostgreSQL did not start within 60 s ($run_dir/pg.log)"
+    db_url="$(head -n 1 "$run_dir/pg.url")"
+fi
+[[ -n "$db_url" ]] || db_url="sqlite:///$run_dir/dss.sqlite"
 
 wait_healthy() {  # port pid log
     local deadline=$((SECONDS + 60))
@@ -117,7 +154,12 @@ done
 echo "sharedsky pool up on ports ${ports[*]} (db: ${db_url%%\?*})"
 
 # ----- Run uss_qualifier -----
-qualifier_args=(--config "file://$here/dss_probing.yaml" --output-path "$run_dir/report")
+# The configuration names the pool as localhost:8082 and localhost:8083; the copy that runs (kept
+# in the run folder) names the ports actually used.
+config="$run_dir/dss_probing.yaml"
+sed -e "s|http://localhost:8082|http://localhost:${ports[0]}|" \
+    -e "s|http://localhost:8083|http://localhost:${ports[1]}|" "$here/dss_probing.yaml" >"$config"
+qualifier_args=(--config "file://$config" --output-path "$run_dir/report")
 [[ -n "$filter" ]] && qualifier_args+=(--filter "$filter")
 echo "running uss_qualifier dss_probing (log: $run_dir/uss_qualifier.log) ..."
 started=$SECONDS
@@ -142,6 +184,12 @@ set +e
 "$python" "$here/summarize.py" "$report" --markdown "$run_dir/failures.md"
 summary_rc=$?
 set -e
+for port in "${ports[@]}"; do
+    crashes="$(grep -c '^Traceback' "$run_dir/serve-$port.log" || true)"
+    if ((crashes > 0)); then
+        echo "sharedsky serve on port $port logged $crashes tracebacks: $run_dir/serve-$port.log"
+    fi
+done
 if ((summary_rc == 0 && qualifier_rc != 0)); then
     echo "uss_qualifier itself exited with $qualifier_rc; see $run_dir/uss_qualifier.log" >&2
     exit 1

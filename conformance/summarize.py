@@ -47,6 +47,7 @@ class ScenarioRun:
     passed: int = 0
     failed: list[FailedCheck] = field(default_factory=list)
     execution_error: str | None = None
+    skipped: str | None = None
     queries: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -80,6 +81,12 @@ def _main_host(scenarios: list[dict[str, Any]]) -> str:
 def _collect_scenarios(action: dict[str, Any]) -> Iterator[dict[str, Any]]:
     if action.get("test_scenario"):
         yield action["test_scenario"]
+    skipped = action.get("skipped_action")
+    if skipped:
+        declaration = skipped.get("declaration") or {}
+        target = declaration.get("test_scenario") or declaration.get("test_suite") or {}
+        name = target.get("scenario_type") or target.get("suite_type") or "?"
+        yield {"name": name, "scenario_type": name, "skipped": skipped.get("reason", "")}
     suite = action.get("test_suite")
     if suite:
         for sub in suite.get("actions") or []:
@@ -98,7 +105,9 @@ def _suite_runs(action: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
             yield from _suite_runs(sub)
         return
     suite = action.get("test_suite")
-    if suite and any(a.get("test_scenario") for a in suite.get("actions") or []):
+    if suite and any(
+        a.get("test_scenario") or a.get("skipped_action") for a in suite.get("actions") or []
+    ):
         yield list(_collect_scenarios(action))
         return
     if suite:
@@ -118,6 +127,7 @@ def parse_report(report: dict[str, Any]) -> list[ScenarioRun]:
                 name=scenario.get("name", "?"),
                 scenario_type=scenario.get("scenario_type", "?"),
                 suite_label=label,
+                skipped=scenario.get("skipped"),
             )
             by_time: dict[str, dict[str, Any]] = {}
             for _, step in _steps(scenario):
@@ -183,18 +193,22 @@ def summary_lines(runs: list[ScenarioRun]) -> list[str]:
             lines.append(f"== dss_probing, {current}")
         counts = Counter(f.severity for f in run.failed)
         failed = ", ".join(f"{counts[s]} {s}" for s in SEVERITY_ORDER if counts[s]) or "0"
+        if run.skipped is not None:
+            lines.append(f"  skip {run.name:<{width}}  ({_clip(run.skipped, 120)})")
+            continue
         mark = "FAIL" if run.blocking else ("warn" if run.failed else "ok")
         error = "  EXECUTION ERROR" if run.execution_error else ""
         lines.append(
             f"  {mark:4} {run.name:<{width}}  passed {run.passed:3}  failed {failed}{error}"
         )
+    skipped = sum(1 for r in runs if r.skipped is not None)
     total_passed = sum(r.passed for r in runs)
     all_failed = Counter(f.severity for r in runs for f in r.failed)
     errors = sum(1 for r in runs if r.execution_error)
     failed = ", ".join(f"{all_failed[s]} {s}" for s in SEVERITY_ORDER if all_failed[s]) or "0"
     lines.append(
-        f"TOTAL: {len(runs)} scenario runs, {total_passed} checks passed, failed {failed}, "
-        f"{errors} execution errors"
+        f"TOTAL: {len(runs) - skipped} scenario runs ({skipped} skipped), "
+        f"{total_passed} checks passed, failed {failed}, {errors} execution errors"
     )
     return lines
 
@@ -263,6 +277,10 @@ def main(argv: list[str] | None = None) -> int:
         print("\nFailed checks:")
         for line in failures:
             print(f"  {line}")
+        if any(r.blocking for r in runs):
+            print(
+                "(A High or Critical failure stops its scenario: the steps after it did not run.)"
+            )
     if args.markdown:
         args.markdown.write_text(failures_markdown(runs))
         print(f"\nDetails (requests and answers): {args.markdown}")
