@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,19 +40,27 @@ def shared_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """URL (SQLAlchemy form, psycopg 3) of a PostgreSQL server's maintenance database."""
+def pg_server_url() -> Iterator[str]:
+    """URL (SQLAlchemy form, psycopg 3) of a PostgreSQL server's maintenance database.
+
+    The data folder lives outside pytest's temporary tree: when run as root, PostgreSQL runs as
+    another system user that must traverse the folder's parents, and pytest keeps its own tree
+    private (and prunes it when other pytest runs start).
+    """
     given = os.environ.get("SHAREDSKY_TEST_PG_URL")
     if given:
         yield given
         return
     import pgserver
 
-    data = tmp_path_factory.mktemp("pgdata")
+    data = Path(tempfile.mkdtemp(prefix="sharedsky-test-pg-"))
     server = pgserver.get_server(data, cleanup_mode="stop")
-    uri = server.get_uri()  # postgresql://postgres:@/postgres?host=/path/to/socket
-    yield uri.replace("postgresql://", "postgresql+psycopg://", 1)
-    server.cleanup()
+    try:
+        uri = server.get_uri()  # postgresql://postgres:@/postgres?host=/path/to/socket
+        yield uri.replace("postgresql://", "postgresql+psycopg://", 1)
+    finally:
+        server.cleanup()
+        shutil.rmtree(data, ignore_errors=True)
 
 
 def _with_database(url: str, name: str) -> str:

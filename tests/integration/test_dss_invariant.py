@@ -139,7 +139,7 @@ def _replay_history(events: list[dict[str, Any]], history: History) -> int:
     live: dict[str, str] = {}  # entity -> current OVN
     checked = 0
     for event in events:
-        if event.get("entity_type") not in ("operational_intent_reference", "oir"):
+        if event.get("entity_type") != "operational_intent_reference":
             continue
         payload = event.get("payload") or {}
         if isinstance(payload, str):
