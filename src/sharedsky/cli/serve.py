@@ -91,12 +91,6 @@ def serve(
     err = Console(stderr=True)
     application = create_app(settings)  # reads the public keys: a bad file fails here
     open_store(settings.db_url).close()  # a bad URL or unreachable database fails here
-    if not settings.public_key_pems:
-        err.print(
-            "[yellow]warning:[/yellow] no public key given (--public-key): every DSS request "
-            "will be refused with 401",
-            highlight=False,
-        )
     err.print(
         f"sharedsky serving on http://{settings.host}:{settings.port} "
         f"(database {_safe_url(settings.db_url)}; {len(settings.public_key_pems)} public key(s); "
