@@ -331,7 +331,7 @@ class StrategicService:
         def work(
             tx: StrategicTx,
         ) -> tuple[OperationalIntentReference, list[SubscriberToNotify]]:
-            old = _lock_and_get(tx, tx.get_oir, entity_id, cells)
+            old = _lock_and_get(tx, tx.get_oir, entity_id, cells, create=ovn is None)
             if ovn is None:
                 if old is not None:
                     raise Conflict(f"operational intent {entity_id} already exists")
@@ -511,7 +511,7 @@ class StrategicService:
         assert lo is not None and hi is not None and start is not None and end is not None
 
         def work(tx: StrategicTx) -> tuple[ConstraintReference, list[SubscriberToNotify]]:
-            old = _lock_and_get(tx, tx.get_constraint, entity_id, cells)
+            old = _lock_and_get(tx, tx.get_constraint, entity_id, cells, create=ovn is None)
             if ovn is None:
                 if old is not None:
                     raise Conflict(f"constraint {entity_id} already exists")
@@ -580,10 +580,7 @@ class StrategicService:
             subs = tx.find_subscriptions(
                 cells, start, end, manager=caller.manager, not_ended_before=now
             )
-            return [
-                self._subscription_view(s, (o.id for o in tx.oirs_of_subscription(s.id)))
-                for s in subs
-            ]
+            return [self._subscription_view(s, tx.oir_ids_of_subscription(s.id)) for s in subs]
 
     def get_subscription(self, subscription_id: str, caller: Caller) -> Subscription:
         now = self._now()
@@ -593,8 +590,7 @@ class StrategicService:
                 raise NotFound(f"subscription {subscription_id} not found")
             if sub.manager != caller.manager:
                 raise PermissionDenied(f"subscription {subscription_id} is managed by another USS")
-            deps = (o.id for o in tx.oirs_of_subscription(subscription_id))
-            return self._subscription_view(sub, deps)
+            return self._subscription_view(sub, tx.oir_ids_of_subscription(subscription_id))
 
     def put_subscription(
         self, subscription_id: str, version: str | None, params: PutSubscription, caller: Caller
@@ -633,7 +629,7 @@ class StrategicService:
             tx: StrategicTx,
         ) -> tuple[Subscription, list[OperationalIntentReference], list[ConstraintReference]]:
             old = tx.get_subscription(subscription_id, for_update=True, with_cells=True)
-            if old is not None and old.time_end < now and not tx.oirs_of_subscription(old.id):
+            if old is not None and old.time_end < now and not tx.oir_ids_of_subscription(old.id):
                 # An expired subscription is gone for every purpose; its id may be reused.
                 tx.delete_subscription(old.id)
                 old = None
@@ -701,11 +697,10 @@ class StrategicService:
                 raise PermissionDenied(f"subscription {subscription_id} is managed by another USS")
             if old.version != version:
                 raise Conflict(f"version {version} is not the current version")
-            deps = tx.oirs_of_subscription(subscription_id)
+            deps = tx.oir_ids_of_subscription(subscription_id)
             if deps:
                 raise InvalidInput(
-                    f"operational intents depend on this subscription: "
-                    f"{', '.join(o.id for o in deps)}",
+                    f"operational intents depend on this subscription: {', '.join(deps)}",
                     "subscriptionid",
                 )
             tx.delete_subscription(subscription_id)
@@ -778,14 +773,23 @@ R = TypeVar("R", OirRecord, ConstraintRecord)
 
 
 def _lock_and_get(
-    tx: StrategicTx, get: Callable[..., R | None], entity_id: str, cells: frozenset[int]
+    tx: StrategicTx,
+    get: Callable[..., R | None],
+    entity_id: str,
+    cells: frozenset[int],
+    *,
+    create: bool = False,
 ) -> R | None:
     """Lock the area of an entity's write (its new ``cells`` and its current covering) and
     return the entity, row-locked, with its cells.
 
     The current covering is read before the lock, so the entity may move in between; then the
-    transaction is retried (the locks taken would not cover the area it left).
+    transaction is retried (the locks taken would not cover the area it left). A ``create``
+    expects no entity: if one exists the caller refuses the write, which needs no lock on it.
     """
+    if create:
+        tx.lock_area(cells)
+        return get(entity_id, for_update=True, with_cells=True)
     before = get(entity_id, with_cells=True)
     tx.lock_area(cells | (before.cells if before is not None else frozenset()))
     old = get(entity_id, for_update=True, with_cells=True)
@@ -831,7 +835,7 @@ def _drop_implicit_if_unused(
     tx: StrategicTx, subscription_id: str, now: datetime, caller: Caller
 ) -> None:
     sub = tx.get_subscription(subscription_id, for_update=True)
-    if sub is None or not sub.implicit or tx.oirs_of_subscription(subscription_id):
+    if sub is None or not sub.implicit or tx.oir_ids_of_subscription(subscription_id):
         return
     tx.delete_subscription(subscription_id)
     _event(tx, now, caller, "delete", sub)

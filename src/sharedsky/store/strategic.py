@@ -24,9 +24,7 @@ from sqlalchemy import (
     Connection,
     Table,
     delete,
-    exists,
     insert,
-    literal_column,
     select,
     text,
     update,
@@ -189,10 +187,10 @@ class StrategicTx:
             )
 
     def _in_cells(self, table: Table, cell_table: Table, fk: str, chunk: list[int]) -> Any:
-        return exists(
-            select(literal_column("1"))
-            .select_from(cell_table)
-            .where(cell_table.c[fk] == table.c.id, cell_table.c.cell.in_(chunk))
+        # An uncorrelated IN (subquery): both backends look the cells up in the primary key
+        # (cell first) and then fetch the few matching entities by id.
+        return table.c.id.in_(
+            select(cell_table.c[fk]).where(cell_table.c.cell.in_(chunk)).distinct()
         )
 
     def _find(
@@ -282,6 +280,15 @@ class StrategicTx:
             select(t.oirs).where(t.oirs.c.subscription_id == subscription_id).order_by(t.oirs.c.id)
         ).all()
         return [self._oir(r, self._cells_of(t.oir_cells, "entity_id", r.id)) for r in rows]
+
+    def oir_ids_of_subscription(self, subscription_id: str) -> list[str]:
+        """The ids of the intents attached to a subscription, sorted."""
+        rows = self._conn.execute(
+            select(t.oirs.c.id)
+            .where(t.oirs.c.subscription_id == subscription_id)
+            .order_by(t.oirs.c.id)
+        )
+        return [r[0] for r in rows]
 
     def save_oir(self, record: OirRecord, old: OirRecord | None) -> None:
         """Insert (``old`` None) or update an intent and its cells; ``old`` must carry cells."""
