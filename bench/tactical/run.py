@@ -492,6 +492,9 @@ def main() -> int:
         print(f"# cost growth, BlueSky C++: time ~ N^{k_bs:.2f}")
     _print_reasons(dense)
 
+    if py is not None:
+        edge_report(py, params)
+
     if not args.no_world:
         print()
         sc = scenarios.worldwide(args.world_n, args.seed)
@@ -556,6 +559,37 @@ def main() -> int:
     shown = args.json.relative_to(ROOT) if args.json.is_relative_to(ROOT) else args.json
     print(f"\n# figures also in {shown}")
     return 0
+
+
+def edge_report(py: Path, params: DetectionParams) -> None:
+    """The appendix geometries of tactical.md through both detectors, pair by pair."""
+    sc, names = scenarios.edge_cases()
+    found = detect_conflicts(to_states(sc), params)
+    ours = {
+        (int(a), int(b)): bool(los)
+        for a, b, los in zip(found.pairs[0], found.pairs[1], found.los, strict=True)
+    }
+    bs = time_bluesky(py, sc, 1, "edge")
+    print("\n# edge cases (tactical.md appendix), 5 NM / 1000 ft / 300 s:")
+    print(f"#   {'pair':<22} {'ours':<14} {'BlueSky C++':<22} verdict")
+    for k, name in enumerate(names):
+        i, j = 2 * k, 2 * k + 1
+        mine = "conflict+LoS" if ours.get((i, j)) else ("conflict" if (i, j) in ours else "none")
+        dirs = [(i, j) in bs.ordered, (j, i) in bs.ordered]
+        theirs = "both sides" if all(dirs) else ("one side" if any(dirs) else "none")
+        if ((i, j) in ours) == any(dirs):
+            verdict = "agree"
+        else:
+            info = None
+            if (i, j) in ours:
+                row = next(n for n, ab in enumerate(found.pairs.T.tolist()) if ab == [i, j])
+                info = {
+                    "d_cpa_m": float(found.d_cpa_m[row]),
+                    "t_in": float(found.t_in[row]),
+                    "t_out": float(found.t_out[row]),
+                }
+            verdict = classify_disagreement(sc, i, j, info)
+        print(f"#   {name:<22} {mine:<14} {theirs:<22} {verdict}")
 
 
 def _print_row(r: dict[str, Any]) -> None:

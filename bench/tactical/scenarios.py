@@ -236,3 +236,53 @@ def _pack(
         "trk_deg": np.ascontiguousarray(trk, dtype=np.float64),
         "vs_mps": np.ascontiguousarray(vs, dtype=np.float64),
     }
+
+
+def edge_cases() -> tuple[dict[str, np.ndarray], list[str]]:
+    """Hand-placed pairs from tactical.md's appendix, each pair far from the others.
+
+    Returns the states (rows 2k and 2k+1 form pair k) and each pair's name. With 5 NM /
+    1000 ft / 300 s the expected answers are: a conflict for every pair except
+    ``level_1000ft_apart`` (exactly at the vertical minimum, strict inequality) and
+    ``crossing_miss_10nm``.
+    """
+    kt = 1852.0 / 3600.0
+    nm = 1852.0
+    fl = 100 * FT
+    deg = math.degrees(1.0 / EARTH_RADIUS_M)  # degrees of arc per metre
+    rows: list[tuple[float, float, float, float, float, float]] = []
+    names: list[str] = []
+
+    def pair(name: str, a: tuple[float, ...], b: tuple[float, ...]) -> None:
+        names.append(name)
+        rows.extend([a, b])  # type: ignore[list-item]
+
+    # (lat, lon, alt_m, gs_mps, trk_deg, vs_mps)
+    lat, half = 50.0, 25 * nm * deg / math.cos(math.radians(50.0))
+    pair("head_on_50nm", (lat, 5 - half, 300 * fl, 450 * kt, 90, 0),
+         (lat, 5 + half, 300 * fl, 450 * kt, 270, 0))  # fmt: skip
+    half = 25 * nm * deg
+    pair("head_on_antimeridian", (0.0, 180 - half, 300 * fl, 450 * kt, 90, 0),
+         (0.0, -180 + half, 300 * fl, 450 * kt, 270, 0))  # fmt: skip
+    lat, half = 30.0, 25 * nm * deg / math.cos(math.radians(30.0))
+    # 1000 ft and 2000 ft: 2000 ft is 1000 ft doubled, so the difference is exactly 1000 ft
+    # in floating point (FL300 / FL310 would be off by one ulp)
+    pair("level_1000ft_apart", (lat, 60 - half, 10 * fl, 450 * kt, 90, 0),
+         (lat, 60 + half, 2 * (10 * fl), 450 * kt, 270, 0))  # fmt: skip
+    lat, half = -20.0, 25 * nm * deg / math.cos(math.radians(20.0))
+    pair("slow_climb_through", (lat, 100 - half, 290 * fl, 450 * kt, 90, 500 * FT / 60),
+         (lat, 100 + half, 310 * fl, 450 * kt, 270, 0))  # fmt: skip
+    lat, off = -40.0, 3 * nm * deg
+    pair("parallel_los_vrel_0", (lat, 140.0, 300 * fl, 450 * kt, 0, 0),
+         (lat, 140.0 + off / math.cos(math.radians(lat)), 300 * fl, 450 * kt, 0, 0))  # fmt: skip
+    lat, half = 10.0, 25 * nm * deg
+    pair("crossing_miss_10nm", (lat - half, -60.0, 300 * fl, 450 * kt, 0, 0),
+         (lat + 10 * nm * deg, -60.0 - half / math.cos(math.radians(lat)), 300 * fl, 450 * kt,
+          90, 0))  # fmt: skip
+    lat, half = 70.0, 12 * nm * deg / math.cos(math.radians(70.0))
+    pair("head_on_70N", (lat, 20 - half, 300 * fl, 450 * kt, 90, 0),
+         (lat, 20 + half, 300 * fl, 450 * kt, 270, 0))  # fmt: skip
+    arr = np.array(rows, dtype=np.float64)
+    return _pack(
+        arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3], arr[:, 4], arr[:, 5], prefix="E"
+    ), names
