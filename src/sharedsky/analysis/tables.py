@@ -108,7 +108,9 @@ def _numeric(df: pd.DataFrame, col: str) -> np.ndarray:
         out |= np.isinf(values)
     if out.any():
         k = _first_bad(out)
-        raise InvalidInput(f"row {k + 1}: out of range [{lo}, {hi}]: {values[k]!r}", col)
+        parts = [f"from {lo:g}" if lo is not None else "", f"to {hi:g}" if hi is not None else ""]
+        bounds = " ".join(p for p in parts if p) or "finite"
+        raise InvalidInput(f"row {k + 1}: out of range ({bounds}): {values[k]!r}", col)
     return values
 
 

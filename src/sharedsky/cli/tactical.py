@@ -36,7 +36,7 @@ from sharedsky.units import FT_TO_M, M_TO_FT, NM_TO_M
 
 __all__ = ["detect_command", "scan_command"]
 
-_err = Console(stderr=True, highlight=False, soft_wrap=True)
+_err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 #: Flight level above which the higher vertical minimum applies (RVSM: above FL410).
 _RVSM_TOP_M = 41_000.0 * FT_TO_M
@@ -45,8 +45,8 @@ States = Annotated[
     Path,
     typer.Argument(
         help="Table of states: .csv, .parquet, .json/.json.gz (records) or .jsonl, with columns "
-        "timestamp, icao24, latitude, longitude, altitude [ft], groundspeed [kt], track [deg], "
-        "vertical_rate [ft/min], optional callsign and party.",
+        "timestamp, icao24, latitude, longitude, altitude (ft), groundspeed (kt), track (deg), "
+        "vertical_rate (ft/min), optional callsign and party.",
         show_default=False,
     ),
 ]
@@ -60,19 +60,19 @@ Out = Annotated[
     ),
 ]
 HorizontalNm = Annotated[
-    float, typer.Option("--horizontal-nm", help="Horizontal separation minimum [NM].")
+    float, typer.Option("--horizontal-nm", help="Horizontal separation minimum (NM).")
 ]
 VerticalFt = Annotated[
-    float, typer.Option("--vertical-ft", help="Vertical separation minimum up to FL410 [ft].")
+    float, typer.Option("--vertical-ft", help="Vertical separation minimum up to FL410 (ft).")
 ]
 VerticalHighFt = Annotated[
     float,
     typer.Option(
         "--vertical-ft-above-fl410",
-        help="Vertical minimum when the higher aircraft of a pair is above FL410 [ft] (RVSM).",
+        help="Vertical minimum when the higher aircraft of a pair is above FL410 (ft) (RVSM).",
     ),
 ]
-Lookahead = Annotated[float, typer.Option("--lookahead", help="Look-ahead time [s].")]
+Lookahead = Annotated[float, typer.Option("--lookahead", help="Look-ahead time (s).")]
 AllPairs = Annotated[
     bool,
     typer.Option(
@@ -91,7 +91,7 @@ MaxAge = Annotated[
     float,
     typer.Option(
         "--max-age",
-        help="States older than this at the detection time [s] cannot be assessed "
+        help="States older than this at the detection time (s) cannot be assessed "
         "(detect: their pairs are listed as CANNOT_ASSESS; scan: they are left out).",
     ),
 ]
@@ -208,8 +208,8 @@ def detect_command(
     """Predict conflicts between the latest states of the aircraft in a table.
 
     Writes one row per pair of aircraft in conflict within the look-ahead (both ids and parties,
-    alert level, t_in, t_out, t_cpa [s from the detection time], d_cpa [m and NM], vertical
-    separation at t_cpa [m and ft], LoS flag) and the pairs that cannot be assessed because a state
+    alert level, t_in, t_out, t_cpa (s from the detection time), d_cpa (m and NM), vertical
+    separation at t_cpa (m and ft), LoS flag) and the pairs that cannot be assessed because a state
     is too old. Rows lacking position, altitude or velocity are skipped (counted on stderr).
     """
     now = None if at is None else _parse_time(at, "--at")
@@ -256,7 +256,7 @@ def scan_command(
     recording: States,
     out: Out = None,
     step: Annotated[
-        float, typer.Option("--step", help="Time between detections [s].", min=0.001)
+        float, typer.Option("--step", help="Time between detections (s).", min=0.001)
     ] = 1.0,
     start: Annotated[
         str | None,
@@ -270,7 +270,7 @@ def scan_command(
         float | None,
         typer.Option(
             "--merge-gap",
-            help="Longest time [s] between two steps in loss that still continues one loss of "
+            help="Longest time (s) between two steps in loss that still continues one loss of "
             "separation (noise at the minimum). Default: the larger of 10 s and one step.",
         ),
     ] = None,
@@ -286,8 +286,8 @@ def scan_command(
     """Run detection at every time step of a recording; write each loss of separation once.
 
     Each row is one episode: both ids and parties, start and end (first and last step in loss,
-    UTC), its duration, and the closest approach (time, horizontal distance [m and NM], vertical
-    separation then [m and ft]) and the smallest vertical separation of the episode.
+    UTC), its duration, and the closest approach (time, horizontal distance (m and NM), vertical
+    separation then (m and ft)) and the smallest vertical separation of the episode.
     """
     first = None if start is None else _parse_time(start, "--start")
     last = None if end is None else _parse_time(end, "--end")
