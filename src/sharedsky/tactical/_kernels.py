@@ -13,11 +13,15 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["detect_pairs", "pair_geometry", "window_polygon_times"]
+__all__ = ["grid_pairs", "pair_geometry", "swept_boxes", "window_polygon_times"]
 
 _INF = np.inf
 # |w|² at or below this (m²/s²) counts as identical velocities (|w| ≤ 1 µm/s).
 VREL2_EPS = 1e-12
+# The vertical test is |Δz| < H − VERT_EPS (m): altitudes and minima given in feet are not exact
+# in binary, so 31 000 ft − 30 000 ft may come out a few nm below 1000 ft; this keeps level
+# pairs exactly one minimum apart out of conflict, from both sides.
+VERT_EPS = 1e-6
 
 
 @njit(cache=True, inline="always")
@@ -75,6 +79,7 @@ def pair_geometry(
     a = wx * wx + wy * wy + wz * wz
     b = dx * wx + dy * wy + dz * wz
     r2 = r * r
+    h = h - VERT_EPS
     dalt = altb - alta
     dvs = vsb - vsa
     los = d2 < r2 and abs(dalt) < h
@@ -128,25 +133,134 @@ def pair_geometry(
     return True, los, t_in, t_out, tc, dcpa, dalt_cpa
 
 
+# grid keys: 4 bits of time slot, 15 bits for each of x, y, z and altitude cells
+_SLOT_BITS = 4
+_AXIS_BITS = 15
+_AXIS_MAX = (1 << _AXIS_BITS) - 1
+MAX_SLOTS = 1 << _SLOT_BITS
+
+
 @njit(cache=True, inline="always")
 def _cell(v: float, origin: float, size: float) -> np.int64:
-    return np.int64(math.floor((v - origin) / size))
+    c = math.floor((v - origin) / size)
+    if c < 0.0:
+        return np.int64(0)
+    if c > _AXIS_MAX:
+        return np.int64(_AXIS_MAX)
+    return np.int64(c)
 
 
 @njit(cache=True, inline="always")
-def _key(cx: np.int64, cy: np.int64, cz: np.int64, ca: np.int64) -> np.int64:
-    return ((cx & 0xFFFF) << 48) | ((cy & 0xFFFF) << 32) | ((cz & 0xFFFF) << 16) | (ca & 0xFFFF)
+def _key(s: np.int64, cx: np.int64, cy: np.int64, cz: np.int64, ca: np.int64) -> np.int64:
+    return (
+        (s << (4 * _AXIS_BITS))
+        | (cx << (3 * _AXIS_BITS))
+        | (cy << (2 * _AXIS_BITS))
+        | (cz << _AXIS_BITS)
+        | ca
+    )
 
 
 @njit(cache=True, inline="always")
 def _bucket(key: np.int64, mask: np.int64) -> np.int64:
-    h = np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)
-    h ^= h >> np.uint64(29)
+    # splitmix64 finaliser: every key bit reaches the low bits
+    h = np.uint64(key)
+    h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    h = h ^ (h >> np.uint64(31))
     return np.int64(h & np.uint64(mask))
 
 
 @njit(cache=True)
-def detect_pairs(
+def swept_boxes(
+    px: np.ndarray,
+    py: np.ndarray,
+    pz: np.ndarray,
+    vx: np.ndarray,
+    vy: np.ndarray,
+    vz: np.ndarray,
+    alt: np.ndarray,
+    vs: np.ndarray,
+    hmargin: np.ndarray,
+    vmargin: np.ndarray,
+    status: np.ndarray,
+    r_max: float,
+    h_max: float,
+    t_max: float,
+    theta: float,
+    cell_m: float,
+    cell_alt_m: float,
+    blo: np.ndarray,
+    bhi: np.ndarray,
+    clo: np.ndarray,
+    chi: np.ndarray,
+    extent: np.ndarray,
+) -> int:
+    """Space-time swept boxes of every track, per time slot, and their grid cell ranges.
+
+    Inputs: per-track Cartesian position ``p*`` (m, any rotation of Earth-centred coordinates)
+    and velocity ``v*`` (m/s), altitude ``alt`` (m), vertical rate ``vs`` (m/s) after level
+    occupancy, horizontal and vertical margins (m), ``status`` (2: skipped); the largest radius
+    ``r_max``, half-height ``h_max`` and look-ahead ``t_max``; ``theta`` the largest angular
+    separation (rad) of a pair that can conflict; grid cell sizes (m). Outputs, shape
+    ``(n_slots, n, 4)`` over (x, y, z, altitude): box bounds ``blo``/``bhi`` and cell ranges
+    ``clo``/``chi`` (int32). For slot s covering [s·T/K, (s+1)·T/K] the box holds the start and
+    end points inflated by half the largest radius, the track's margin and the tilt allowance
+    ``|v|·T·theta/2`` (the tangent planes of the two tracks of a pair differ by at most theta).
+    ``extent[0:4]``/``extent[4:8]`` receive the smallest and largest cell index per dimension.
+    Returns the number of (slot, cell) entries.
+    """
+    ns = blo.shape[0]
+    for d in range(4):
+        extent[d] = _AXIS_MAX
+        extent[4 + d] = 0
+    n = px.shape[0]
+    dt = t_max / ns
+    ox = -6_400_000.0 - 4.0 * cell_m
+    oa = -50_000.0
+    n_ent = 0
+    for i in range(n):
+        if status[i] == 2:
+            continue
+        speed = math.sqrt(vx[i] * vx[i] + vy[i] * vy[i] + vz[i] * vz[i])
+        infl = 0.5 * r_max + hmargin[i] + 0.5 * speed * t_max * theta + 1.0
+        ainfl = 0.5 * h_max + vmargin[i] + 1e-6
+        for s in range(ns):
+            t0 = s * dt
+            t1 = (s + 1) * dt
+            x0 = px[i] + vx[i] * t0
+            x1 = px[i] + vx[i] * t1
+            y0 = py[i] + vy[i] * t0
+            y1 = py[i] + vy[i] * t1
+            z0 = pz[i] + vz[i] * t0
+            z1 = pz[i] + vz[i] * t1
+            a0 = alt[i] + vs[i] * t0
+            a1 = alt[i] + vs[i] * t1
+            blo[s, i, 0] = min(x0, x1) - infl
+            bhi[s, i, 0] = max(x0, x1) + infl
+            blo[s, i, 1] = min(y0, y1) - infl
+            bhi[s, i, 1] = max(y0, y1) + infl
+            blo[s, i, 2] = min(z0, z1) - infl
+            bhi[s, i, 2] = max(z0, z1) + infl
+            blo[s, i, 3] = min(a0, a1) - ainfl
+            bhi[s, i, 3] = max(a0, a1) + ainfl
+            cnt = 1
+            for d in range(4):
+                size = cell_m if d < 3 else cell_alt_m
+                org = ox if d < 3 else oa
+                lo_c = _cell(blo[s, i, d], org, size)
+                hi_c = _cell(bhi[s, i, d], org, size)
+                clo[s, i, d] = lo_c
+                chi[s, i, d] = hi_c
+                extent[d] = min(extent[d], lo_c)
+                extent[4 + d] = max(extent[4 + d], hi_c)
+                cnt *= hi_c - lo_c + 1
+            n_ent += cnt
+    return n_ent
+
+
+@njit(cache=True)
+def grid_pairs(
     px: np.ndarray,
     py: np.ndarray,
     pz: np.ndarray,
@@ -167,129 +281,104 @@ def detect_pairs(
     rule_r: np.ndarray,
     rule_h: np.ndarray,
     rule_t: np.ndarray,
-    cell_m: float,
-    cell_alt_m: float,
+    blo: np.ndarray,
+    bhi: np.ndarray,
+    clo: np.ndarray,
+    chi: np.ndarray,
+    extent: np.ndarray,
+    dense: bool,
+    start: np.ndarray,
+    skey: np.ndarray,
+    strk: np.ndarray,
     out_i: np.ndarray,
     out_j: np.ndarray,
     out_f: np.ndarray,
     out_b: np.ndarray,
 ) -> tuple[int, int]:
-    """Broad phase (swept boxes in a hashed 4-D grid) plus exact narrow phase for all pairs.
+    """Candidate pairs from the grid of :func:`swept_boxes`, then the exact narrow phase.
 
-    Parameters: per-track Cartesian position ``p*`` (m) and velocity ``v*`` (m/s), altitude
-    ``alt`` (m) and vertical rate ``vs`` (m/s) after level occupancy, horizontal and vertical
-    margins (m), integer party codes, ``status`` (0 assess, 1 stale: report cannot-assess,
-    2 invalid: skip); ``all_pairs`` (else only different parties); the minima rules (party codes
-    ``rule_pa``/``rule_pb``, -1 = any; altitude band ``(rule_lo, rule_hi]`` of the higher track;
-    radius, half-height, look-ahead), first match wins, the last rule matches everything;
-    grid cell sizes. Outputs (capacity ``cap = len(out_i)``): pair indices ``out_i < out_j``,
-    ``out_f[0:8]`` = t_in, t_out, t_cpa, d_cpa, dalt_cpa, R, H, T and ``out_b[0:2]`` = los,
-    cannot_assess. Returns (number of result rows, which may exceed cap: call again with a
-    larger cap; number of candidate pairs tested exactly).
+    Inputs as in :func:`swept_boxes` plus integer party codes, ``status`` (0 assess, 1 stale:
+    report cannot-assess, 2 skip), ``all_pairs`` (else only different parties) and the minima
+    rules (party codes ``rule_pa``/``rule_pb``, -1 = any; altitude band ``(rule_lo, rule_hi]`` of
+    the higher track; radius, half-height, look-ahead; first match wins, the last rule matches
+    everything). ``extent`` from :func:`swept_boxes`. Workspace: ``start`` (int64, number of
+    buckets plus one; a power of two when hashed), ``skey`` (int64) and ``strk`` (int32) of at
+    least the number of entries. Entries (slot, x, y, z, altitude cells) are counting-sorted by
+    bucket: the dense cell index within ``extent`` when ``dense`` (cache-friendly when tracks
+    are sorted spatially), else a hash of the cell. A pair is tested once: in the FIRST slot where
+    its boxes overlap, in the cell holding the lower corner of that overlap.
+
+    Outputs (capacity ``cap = len(out_i)``): pair indices ``out_i < out_j``, ``out_f[0:8]`` =
+    t_in, t_out, t_cpa, d_cpa, dalt_cpa, R, H, T and ``out_b[0:2]`` = los, cannot_assess.
+    Returns (number of result rows, which may exceed cap: call again with a larger cap; number
+    of candidate pairs tested exactly).
     """
     n = px.shape[0]
+    ns = blo.shape[0]
     cap = out_i.shape[0]
     nr = rule_r.shape[0]
-    r_max = 0.0
-    h_max = 0.0
-    t_max = 0.0
-    for k in range(nr):
-        r_max = max(r_max, rule_r[k])
-        h_max = max(h_max, rule_h[k])
-        t_max = max(t_max, rule_t[k])
-    v_max = 0.0
-    hm_max = 0.0
-    for i in range(n):
-        if status[i] == 2:
-            continue
-        v_max = max(v_max, math.sqrt(vx[i] * vx[i] + vy[i] * vy[i] + vz[i] * vz[i]))
-        hm_max = max(hm_max, hmargin[i])
-    # largest angular separation of a pair that can conflict; the tilt between tangent planes
-    # adds at most |v|·T·theta/2 to a track's excursion off the pair's midpoint plane
-    theta = min((r_max + 2.0 * hm_max + 2.0 * v_max * t_max) / 6_371_000.0, 2.0)
-    # swept boxes
-    lox = np.empty(n)
-    loy = np.empty(n)
-    loz = np.empty(n)
-    loa = np.empty(n)
-    hix = np.empty(n)
-    hiy = np.empty(n)
-    hiz = np.empty(n)
-    hia = np.empty(n)
-    for i in range(n):
-        speed = math.sqrt(vx[i] * vx[i] + vy[i] * vy[i] + vz[i] * vz[i])
-        infl = 0.5 * r_max + hmargin[i] + 0.5 * speed * t_max * theta + 1.0
-        ex = px[i] + vx[i] * t_max
-        ey = py[i] + vy[i] * t_max
-        ez = pz[i] + vz[i] * t_max
-        lox[i] = min(px[i], ex) - infl
-        hix[i] = max(px[i], ex) + infl
-        loy[i] = min(py[i], ey) - infl
-        hiy[i] = max(py[i], ey) + infl
-        loz[i] = min(pz[i], ez) - infl
-        hiz[i] = max(pz[i], ez) + infl
-        ea = alt[i] + vs[i] * t_max
-        ainfl = 0.5 * h_max + vmargin[i] + 1e-6
-        loa[i] = min(alt[i], ea) - ainfl
-        hia[i] = max(alt[i], ea) + ainfl
-    ox = -6_400_000.0 - 8.0 * cell_m
-    oa = -100_000.0
-    # pass 1: count grid entries
-    n_ent = 0
-    for i in range(n):
-        if status[i] == 2:
-            continue
-        nx = _cell(hix[i], ox, cell_m) - _cell(lox[i], ox, cell_m) + 1
-        ny = _cell(hiy[i], ox, cell_m) - _cell(loy[i], ox, cell_m) + 1
-        nz = _cell(hiz[i], ox, cell_m) - _cell(loz[i], ox, cell_m) + 1
-        na = _cell(hia[i], oa, cell_alt_m) - _cell(loa[i], oa, cell_alt_m) + 1
-        n_ent += nx * ny * nz * na
-    nb = 1
-    while nb < 2 * n_ent:
-        nb *= 2
+    nb = start.shape[0] - 1
     mask = np.int64(nb - 1)
-    keys = np.empty(n_ent, dtype=np.int64)
-    trk = np.empty(n_ent, dtype=np.int32)
-    k = 0
+    na = extent[7] - extent[3] + 1
+    nz = (extent[6] - extent[2] + 1) * na
+    ny = (extent[5] - extent[1] + 1) * nz
+    nx = (extent[4] - extent[0] + 1) * ny
+    start[:] = 0
     for i in range(n):
         if status[i] == 2:
             continue
-        for cx in range(_cell(lox[i], ox, cell_m), _cell(hix[i], ox, cell_m) + 1):
-            for cy in range(_cell(loy[i], ox, cell_m), _cell(hiy[i], ox, cell_m) + 1):
-                for cz in range(_cell(loz[i], ox, cell_m), _cell(hiz[i], ox, cell_m) + 1):
-                    for ca in range(
-                        _cell(loa[i], oa, cell_alt_m), _cell(hia[i], oa, cell_alt_m) + 1
-                    ):
-                        keys[k] = _key(cx, cy, cz, ca)
-                        trk[k] = i
-                        k += 1
-    # counting sort by bucket
-    start = np.zeros(nb + 1, dtype=np.int32)
-    bk = np.empty(n_ent, dtype=np.int64)
-    for e in range(n_ent):
-        b = _bucket(keys[e], mask)
-        bk[e] = b
-        start[b + 1] += 1
+        for s in range(ns):
+            for cx in range(clo[s, i, 0], chi[s, i, 0] + 1):
+                for cy in range(clo[s, i, 1], chi[s, i, 1] + 1):
+                    for cz in range(clo[s, i, 2], chi[s, i, 2] + 1):
+                        for ca in range(clo[s, i, 3], chi[s, i, 3] + 1):
+                            if dense:
+                                b = (
+                                    s * nx
+                                    + (cx - extent[0]) * ny
+                                    + (cy - extent[1]) * nz
+                                    + (cz - extent[2]) * na
+                                    + (ca - extent[3])
+                                )
+                            else:
+                                b = _bucket(_key(np.int64(s), cx, cy, cz, ca), mask)
+                            start[b + 1] += 1
     for b in range(nb):
         start[b + 1] += start[b]
-    fill = start[:-1].copy()
-    skey = np.empty(n_ent, dtype=np.int64)
-    strk = np.empty(n_ent, dtype=np.int32)
-    for e in range(n_ent):
-        b = bk[e]
-        p = fill[b]
-        skey[p] = keys[e]
-        strk[p] = trk[e]
-        fill[b] = p + 1
+    for i in range(n):
+        if status[i] == 2:
+            continue
+        for s in range(ns):
+            for cx in range(clo[s, i, 0], chi[s, i, 0] + 1):
+                for cy in range(clo[s, i, 1], chi[s, i, 1] + 1):
+                    for cz in range(clo[s, i, 2], chi[s, i, 2] + 1):
+                        for ca in range(clo[s, i, 3], chi[s, i, 3] + 1):
+                            key = _key(np.int64(s), cx, cy, cz, ca)
+                            if dense:
+                                b = (
+                                    s * nx
+                                    + (cx - extent[0]) * ny
+                                    + (cy - extent[1]) * nz
+                                    + (cz - extent[2]) * na
+                                    + (ca - extent[3])
+                                )
+                            else:
+                                b = _bucket(key, mask)
+                            p = start[b]
+                            skey[p] = key
+                            strk[p] = i
+                            start[b] = p + 1
+    # start[b] is now the end of bucket b (= the start of bucket b + 1)
     count = 0
     ncand = 0
+    e0 = 0
     for b in range(nb):
-        s = start[b]
-        e = start[b + 1]
-        for ea_ in range(s, e):
+        e1 = start[b]
+        for ea_ in range(e0, e1):
             key = skey[ea_]
             i0 = strk[ea_]
-            for eb_ in range(ea_ + 1, e):
+            s = key >> (4 * _AXIS_BITS)
+            for eb_ in range(ea_ + 1, e1):
                 if skey[eb_] != key:
                     continue
                 j0 = strk[eb_]
@@ -297,29 +386,30 @@ def detect_pairs(
                 j = max(i0, j0)
                 if not all_pairs and party[i] == party[j]:
                     continue
-                # box overlap
-                ix = max(lox[i], lox[j])
-                if ix > min(hix[i], hix[j]):
+                # boxes overlap in this slot, and this cell holds the overlap's lower corner
+                ok = True
+                for d in range(4):
+                    if max(blo[s, i, d], blo[s, j, d]) > min(bhi[s, i, d], bhi[s, j, d]):
+                        ok = False
+                        break
+                    here = (key >> ((3 - d) * _AXIS_BITS)) & _AXIS_MAX
+                    if max(clo[s, i, d], clo[s, j, d]) != here:
+                        ok = False
+                        break
+                if not ok:
                     continue
-                iy = max(loy[i], loy[j])
-                if iy > min(hiy[i], hiy[j]):
-                    continue
-                iz = max(loz[i], loz[j])
-                if iz > min(hiz[i], hiz[j]):
-                    continue
-                ia = max(loa[i], loa[j])
-                if ia > min(hia[i], hia[j]):
-                    continue
-                # test each pair once: in the cell of the intersection's lower corner
-                if (
-                    _key(
-                        _cell(ix, ox, cell_m),
-                        _cell(iy, ox, cell_m),
-                        _cell(iz, ox, cell_m),
-                        _cell(ia, oa, cell_alt_m),
-                    )
-                    != key
-                ):
+                # ... and in no earlier slot
+                earlier = False
+                for s2 in range(s):
+                    ov = True
+                    for d in range(4):
+                        if max(blo[s2, i, d], blo[s2, j, d]) > min(bhi[s2, i, d], bhi[s2, j, d]):
+                            ov = False
+                            break
+                    if ov:
+                        earlier = True
+                        break
+                if earlier:
                     continue
                 ncand += 1
                 if status[i] == 1 or status[j] == 1:
@@ -349,7 +439,7 @@ def detect_pairs(
                 rad = rule_r[rr] + hmargin[i] + hmargin[j]
                 hh = rule_h[rr] + vmargin[i] + vmargin[j]
                 tt = rule_t[rr]
-                ok, los, t_in, t_out, tc, dcpa, dac = pair_geometry(
+                hit, los, t_in, t_out, tc, dcpa, dac = pair_geometry(
                     px[i],
                     py[i],
                     pz[i],
@@ -370,7 +460,7 @@ def detect_pairs(
                     hh,
                     tt,
                 )
-                if not ok:
+                if not hit:
                     continue
                 if count < cap:
                     out_i[count] = i
@@ -386,6 +476,7 @@ def detect_pairs(
                     out_b[0, count] = los
                     out_b[1, count] = False
                 count += 1
+        e0 = e1
     return count, ncand
 
 

@@ -23,11 +23,12 @@ Semantics (cylinder of radius R and half-height H, all inequalities strict):
 
 * Horizontal intrusion: ``|d + w·τ| < R``, an open interval (τ_h_in, τ_h_out); when
   ``|w|² ≤ 1e-12`` m²/s² (identical velocities) it is all time if ``|d| < R``, else empty.
-* Vertical intrusion: ``|Δz + Δvz·τ| < H``; when ``Δvz == 0`` all time if ``|Δz| < H``, else
-  empty (so level pairs exactly H apart are never in conflict, whatever the order).
+* Vertical intrusion: ``|Δz + Δvz·τ| < H − 1e-6 m``; when ``Δvz == 0`` all time if
+  ``|Δz| < H − 1e-6 m``, else empty. The micrometre keeps level pairs exactly one minimum apart
+  out of conflict, from both sides, although feet are not exact in binary floating point.
 * Conflict: the two intervals overlap within the look-ahead: ``lo = max(ins) < hi = min(outs)``,
-  ``lo < T`` and ``hi > 0``; loss of separation (LoS): ``|d| < R`` and ``|Δz| < H`` now (a LoS
-  is always a conflict).
+  ``lo < T`` and ``hi > 0``; loss of separation (LoS): ``|d| < R`` and ``|Δz| < H − 1e-6 m``
+  now (a LoS is always a conflict).
 * Reported: ``t_in = clip(lo, 0, T)``, ``t_out = clip(hi, 0, T)`` (the conflict within the
   window, finite), ``t_cpa`` = horizontal closest approach time clipped to ``[0, T]`` (0 for
   identical velocities), ``d_cpa_m`` the horizontal distance then, ``dalt_cpa_m`` the absolute
@@ -45,6 +46,7 @@ both bands overlap. Cost grows as O(N + candidate pairs); memory likewise.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -181,6 +183,7 @@ class PreparedTracks:
     party_code: np.ndarray
     status: np.ndarray  # 0 ok, 1 stale, 2 invalid
     now: float
+    party_names: np.ndarray
 
 
 def _invalid_rows(states: TrackStates) -> tuple[np.ndarray, list[str]]:
@@ -274,7 +277,7 @@ def prepare_tracks(states: TrackStates, params: DetectionParams) -> PreparedTrac
     vmargin = np.where(bad, 0.0, q.vertical_growth_mps * aage)
     if not (np.isfinite(hmargin).all() and (hmargin >= 0).all()):
         raise InvalidInput("accuracies must be finite and non-negative", "pos_accuracy_m")
-    _, party_code = np.unique(states.party.astype(str), return_inverse=True)
+    party_code, party_names = _factorize(states.party)
     status = np.zeros(n, dtype=np.int8)
     status[aage > q.max_age_s] = 1
     status[bad] = 2
@@ -296,6 +299,7 @@ def prepare_tracks(states: TrackStates, params: DetectionParams) -> PreparedTrac
         c(party_code, np.int64),
         status,
         now,
+        party_names,
     )
 
 
@@ -310,9 +314,17 @@ class _RuleArrays:
     t: np.ndarray
 
 
-def _rule_arrays(states: TrackStates, params: DetectionParams) -> _RuleArrays:
+def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of string values, numbered in sorted order (independent of row order)."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(values, sort=True)
+    return np.ascontiguousarray(codes, dtype=np.int64), np.asarray(uniques, dtype=object)
+
+
+def _rule_arrays(prep: PreparedTracks, params: DetectionParams) -> _RuleArrays:
     table = params.table
-    names = {p: k for k, p in enumerate(np.unique(states.party.astype(str)))}
+    names = {str(p): k for k, p in enumerate(prep.party_names)}
     rows: list[tuple[int, int, float, float, SeparationMinima]] = []
     for rule in table.rules:
         if rule.parties is None:
@@ -341,8 +353,11 @@ def _rule_arrays(states: TrackStates, params: DetectionParams) -> _RuleArrays:
     )
 
 
-#: Grid cell size as a fraction of the median swept length (tuned on the dense scenario).
-CELL_FRACTION = 0.5
+#: Time slots the look-ahead is cut into for the broad phase (1..16).
+TIME_SLOTS = 4
+#: Grid cell size as a fraction of the median swept length of one slot (tuned on the dense
+#: scenario).
+CELL_FRACTION = 1.0
 #: Altitude cell size as a multiple of the largest vertical minimum.
 CELL_ALT_FACTOR = 2.0
 
@@ -354,11 +369,58 @@ def _grid_cells(prep: PreparedTracks, rules: _RuleArrays) -> tuple[float, float]
     ok = prep.status != 2
     if ok.any():
         speed = np.sqrt(prep.vx[ok] ** 2 + prep.vy[ok] ** 2 + prep.vz[ok] ** 2)
-        swept = float(np.median(speed)) * t_max
+        swept = float(np.median(speed)) * t_max / TIME_SLOTS
     else:
         swept = 0.0
     cell = max(CELL_FRACTION * swept + r_max, 2.0 * r_max, 1000.0)
     return cell, max(CELL_ALT_FACTOR * float(rules.h.max()), 10.0)
+
+
+class _Workspace(threading.local):
+    """Scratch arrays reused across detections in one thread (fresh memory is costly: page
+    faults dominate a detection cycle otherwise). Arrays only grow."""
+
+    def __init__(self) -> None:
+        self.buffers: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        size = int(np.prod(shape))
+        buf = self.buffers.get(name)
+        if buf is None or buf.size < size or buf.dtype != dtype:
+            buf = np.empty(max(size, 1), dtype=dtype)
+            self.buffers[name] = buf
+        return buf[:size].reshape(shape)
+
+
+_WORKSPACE = _Workspace()
+
+
+def _workspace() -> _Workspace:
+    return _WORKSPACE
+
+
+def _rotate_to_centroid(prep: PreparedTracks) -> tuple[np.ndarray, ...]:
+    """Rotate Cartesian positions and velocities so that the tracks' mean direction is +z.
+
+    Rotation keeps every distance, so the narrow phase is unchanged; for regional traffic the
+    tracks then lie close to one z plane and the grid works like a 2-D one.
+    """
+    ok = prep.status != 2
+    c = np.array([prep.px[ok].sum(), prep.py[ok].sum(), prep.pz[ok].sum()])
+    norm = float(np.linalg.norm(c))
+    if norm < 1e-9 * EARTH_RADIUS_M * max(int(ok.sum()), 1):
+        c = np.array([0.0, 0.0, 1.0])
+    else:
+        c = c / norm
+    helper = np.array([1.0, 0.0, 0.0]) if abs(c[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    e1 = np.cross(helper, c)
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(c, e1)
+    out = []
+    for x, y, z in ((prep.px, prep.py, prep.pz), (prep.vx, prep.vy, prep.vz)):
+        for e in (e1, e2, c):
+            out.append(np.ascontiguousarray(e[0] * x + e[1] * y + e[2] * z))
+    return tuple(out)
 
 
 def detect_conflicts(states: TrackStates, params: DetectionParams | None = None) -> Conflicts:
@@ -369,28 +431,87 @@ def detect_conflicts(states: TrackStates, params: DetectionParams | None = None)
     if not isinstance(states, TrackStates):
         raise InvalidInput(f"expected TrackStates, got {type(states)}", "states")
     prep = prepare_tracks(states, params)
-    rules = _rule_arrays(states, params)
+    rules = _rule_arrays(prep, params)
     n = len(states)
     cell_m, cell_alt_m = _grid_cells(prep, rules)
+    rx, ry, rz, rvx, rvy, rvz = _rotate_to_centroid(prep)
+    ok = prep.status != 2
+    speed = np.sqrt(rvx[ok] ** 2 + rvy[ok] ** 2 + rvz[ok] ** 2)
+    v_max = float(speed.max()) if speed.size else 0.0
+    hm_max = float(prep.hmargin[ok].max()) if speed.size else 0.0
+    r_max, h_max, t_max = float(rules.r.max()), float(rules.h.max()), float(rules.t.max())
+    # largest angular separation of a pair that can conflict (a conservative Earth radius)
+    theta = min((r_max + 2.0 * hm_max + 2.0 * v_max * t_max) / 6_300_000.0, 2.0)
+    # sort tracks spatially so that the grid is filled and read with locality
+    order = np.argsort(np.floor(rx / cell_m) * 65536.0 + np.floor(ry / cell_m), kind="stable")
+    rx, ry, rz, rvx, rvy, rvz = (
+        np.ascontiguousarray(a[order]) for a in (rx, ry, rz, rvx, rvy, rvz)
+    )
+    alt, vs = np.ascontiguousarray(prep.alt[order]), np.ascontiguousarray(prep.vs[order])
+    hmargin = np.ascontiguousarray(prep.hmargin[order])
+    vmargin = np.ascontiguousarray(prep.vmargin[order])
+    party_code = np.ascontiguousarray(prep.party_code[order])
+    status = np.ascontiguousarray(prep.status[order])
+    ws = _workspace()
+    blo = ws.get("blo", (TIME_SLOTS, n, 4), np.float64)
+    bhi = ws.get("bhi", (TIME_SLOTS, n, 4), np.float64)
+    clo = ws.get("clo", (TIME_SLOTS, n, 4), np.int32)
+    chi = ws.get("chi", (TIME_SLOTS, n, 4), np.int32)
+    extent = np.zeros(8, dtype=np.int64)
+    n_ent = _kernels.swept_boxes(
+        rx,
+        ry,
+        rz,
+        rvx,
+        rvy,
+        rvz,
+        alt,
+        vs,
+        hmargin,
+        vmargin,
+        status,
+        r_max,
+        h_max,
+        t_max,
+        theta,
+        cell_m,
+        cell_alt_m,
+        blo,
+        bhi,
+        clo,
+        chi,
+        extent,
+    )
+    dense_cells = TIME_SLOTS * int(np.prod(np.maximum(extent[4:] - extent[:4] + 1, 1)))
+    dense = dense_cells <= max(4 * n_ent, 1 << 16)
+    if dense:
+        nb = dense_cells
+    else:
+        nb = 1
+        while nb < n_ent:
+            nb *= 2
+    start = ws.get("start", (nb + 1,), np.int64)
+    skey = ws.get("skey", (max(n_ent, 1),), np.int64)
+    strk = ws.get("strk", (max(n_ent, 1),), np.int32)
     cap = max(1024, 2 * n)
     while True:
         out_i = np.empty(cap, dtype=np.int64)
         out_j = np.empty(cap, dtype=np.int64)
         out_f = np.empty((8, cap), dtype=np.float64)
         out_b = np.empty((2, cap), dtype=np.bool_)
-        count, ncand = _kernels.detect_pairs(
-            prep.px,
-            prep.py,
-            prep.pz,
-            prep.vx,
-            prep.vy,
-            prep.vz,
-            prep.alt,
-            prep.vs,
-            prep.hmargin,
-            prep.vmargin,
-            prep.party_code,
-            prep.status,
+        count, ncand = _kernels.grid_pairs(
+            rx,
+            ry,
+            rz,
+            rvx,
+            rvy,
+            rvz,
+            alt,
+            vs,
+            hmargin,
+            vmargin,
+            party_code,
+            status,
             bool(params.all_pairs),
             rules.pa,
             rules.pb,
@@ -399,8 +520,15 @@ def detect_conflicts(states: TrackStates, params: DetectionParams | None = None)
             rules.r,
             rules.h,
             rules.t,
-            cell_m,
-            cell_alt_m,
+            blo,
+            bhi,
+            clo,
+            chi,
+            extent,
+            dense,
+            start,
+            skey,
+            strk,
             out_i,
             out_j,
             out_f,
@@ -409,7 +537,8 @@ def detect_conflicts(states: TrackStates, params: DetectionParams | None = None)
         if count <= cap:
             break
         cap = int(count)
-    i, j = out_i[:count], out_j[:count]
+    oi, oj = order[out_i[:count]], order[out_j[:count]]
+    i, j = np.minimum(oi, oj), np.maximum(oi, oj)
     order = np.lexsort((j, i))
     i, j = i[order], j[order]
     f = out_f[:, :count][:, order]

@@ -9,8 +9,8 @@ unknown.
 
 A ``TrackStates`` is a plain container: it accepts NaN in any numeric field (real feeds have
 them). What detection does with such rows is a policy of
-:func:`~sharedsky.tactical.detect_conflicts` (``on_invalid``). Wrong shapes, lengths or types are refused here with
-:class:`~sharedsky.errors.InvalidInput` naming the field.
+:func:`~sharedsky.tactical.detect_conflicts` (``on_invalid``). Wrong shapes, lengths or
+types are refused here with :class:`~sharedsky.errors.InvalidInput` naming the field.
 """
 
 from __future__ import annotations
