@@ -12,6 +12,9 @@ Environment variables (read only by :meth:`Settings.from_env`):
     Accepted token audiences (the host names clients call us by), separated by commas.
 ``SHAREDSKY_ALLOW_HTTP_BASE_URLS``
     ``1``/``true`` to accept ``http://`` USS base URLs (tests and local runs only).
+``SHAREDSKY_RATE_LIMIT``
+    Requests per second allowed to each client (token ``sub``); more are answered 429. Off when
+    unset or 0.
 
 Token policy: there is no insecure mode and no built-in key. Without any public key the service
 still starts (health and version answer), but every DSS request is refused with 401, so a
@@ -68,6 +71,8 @@ class Settings:
         max_body_bytes: larger request bodies are refused with 413.
         allow_http_base_urls: accept ``http://`` USS base URLs (otherwise ``https://`` only).
         token_leeway_s: clock skew tolerated on ``exp``, ``nbf`` and the one-hour ``exp`` cap.
+        rate_limit_per_s: requests per second per client (token ``sub``), in bursts of up to
+            twice that (at least 10); beyond, 429. ``None`` (default): no limit.
     """
 
     db_url: str = DEFAULT_DB_URL
@@ -78,6 +83,7 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     allow_http_base_urls: bool = False
     token_leeway_s: float = DEFAULT_TOKEN_LEEWAY_S
+    rate_limit_per_s: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "public_key_pems", tuple(Path(p) for p in self.public_key_pems))
@@ -96,6 +102,15 @@ class Settings:
             raise InvalidInput("must be at least 1024 bytes", "max_body_bytes")
         if not 0 <= self.token_leeway_s <= 600:
             raise InvalidInput("must lie in 0..600 seconds", "token_leeway_s")
+        if self.rate_limit_per_s is not None:
+            if isinstance(self.rate_limit_per_s, bool) or not isinstance(
+                self.rate_limit_per_s, int | float
+            ):
+                raise InvalidInput("must be a number", "rate_limit_per_s")
+            if self.rate_limit_per_s == 0:
+                object.__setattr__(self, "rate_limit_per_s", None)
+            elif not 0 < self.rate_limit_per_s < float("inf"):
+                raise InvalidInput("must be a positive number (0 turns it off)", "rate_limit_per_s")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -118,6 +133,12 @@ class Settings:
                     "SHAREDSKY_ALLOW_HTTP_BASE_URLS",
                 )
             values["allow_http_base_urls"] = raw in _TRUE
+        if env.get("SHAREDSKY_RATE_LIMIT"):
+            raw = env["SHAREDSKY_RATE_LIMIT"].strip()
+            try:
+                values["rate_limit_per_s"] = float(raw)
+            except ValueError as exc:
+                raise InvalidInput(f"{raw!r} is not a number", "SHAREDSKY_RATE_LIMIT") from exc
         known = {f.name for f in fields(cls)}
         for name, value in overrides.items():
             if name not in known:

@@ -7,6 +7,7 @@ The lifespan opens the store (running migrations) and builds the
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -21,6 +22,7 @@ from sharedsky.api.auth import TokenVerifier, load_public_keys
 from sharedsky.api.dss.routes import router as dss_router
 from sharedsky.api.dss.schemas import VersionResponse
 from sharedsky.api.errors import BodySizeLimit, install_error_handlers
+from sharedsky.api.ratelimit import RateLimiter
 from sharedsky.config import Settings
 
 __all__ = ["create_app"]
@@ -96,6 +98,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier(
         keys, settings.audiences, leeway_s=settings.token_leeway_s
+    )
+    app.state.rate_limiter = (
+        None
+        if settings.rate_limit_per_s is None
+        else RateLimiter(
+            settings.rate_limit_per_s, max(10, math.ceil(2 * settings.rate_limit_per_s))
+        )
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

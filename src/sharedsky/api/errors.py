@@ -13,6 +13,7 @@ malformed JSON                         400    ``ErrorResponse``
 :class:`~sharedsky.errors.AirspaceConflict` 409  ``AirspaceConflictResponse``
 :class:`~sharedsky.errors.Conflict`    409    ``ErrorResponse``
 :class:`~sharedsky.errors.StorageError`  503  ``ErrorResponse``
+:class:`~sharedsky.api.ratelimit.RateLimited`  429  ``ErrorResponse`` + ``Retry-After``
 HTTP errors of the router (404, 405)   same   ``ErrorResponse``
 body larger than the limit             413    ``ErrorResponse`` (:class:`BodySizeLimit`)
 anything else                          500    ``ErrorResponse`` (logged with its traceback)
@@ -22,6 +23,7 @@ anything else                          500    ``ErrorResponse`` (logged with its
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,6 +34,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sharedsky.api.ratelimit import RateLimited
 from sharedsky.errors import (
     AirspaceConflict,
     AreaTooLarge,
@@ -140,6 +143,9 @@ async def _sharedsky_error(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(_airspace_conflict_body(exc), status_code=409)
     if isinstance(exc, Conflict):
         return error_response(409, exc.message)
+    if isinstance(exc, RateLimited):
+        retry = str(max(1, math.ceil(exc.retry_after_s)))
+        return error_response(429, exc.message, {"Retry-After": retry})
     if isinstance(exc, StorageError):
         log.warning("storage error on %s %s: %s", request.method, request.url.path, exc.message)
         return error_response(503, f"the service is temporarily unavailable: {exc.message}")

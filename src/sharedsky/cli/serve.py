@@ -66,6 +66,16 @@ def serve(
             help="Accept http:// USS base URLs (local testing only; otherwise https:// only).",
         ),
     ] = False,
+    rate_limit: Annotated[
+        float | None,
+        typer.Option(
+            "--rate-limit",
+            help="Requests per second allowed to each client (token sub); more get 429. "
+            "Default: $SHAREDSKY_RATE_LIMIT, else no limit.",
+            show_default=False,
+            min=0,
+        ),
+    ] = None,
     log_level: Annotated[
         str,
         typer.Option("--log-level", help="uvicorn log level: critical, error, warning, info."),
@@ -87,6 +97,7 @@ def serve(
         public_key_pems=public_key,
         audiences=audience,
         allow_http_base_urls=True if allow_http_base_urls else None,
+        rate_limit_per_s=rate_limit,
     )
     err = Console(stderr=True)
     application = create_app(settings)  # reads the public keys: a bad file fails here

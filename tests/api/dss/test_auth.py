@@ -211,6 +211,7 @@ def _assert_error(r: Any, code: int, assert_spec: Callable[[Any, str], None]) ->
     assert r.json()["message"]
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # auth does not touch storage
 @pytest.mark.parametrize("operation", sorted(CASES))
 def test_every_endpoint_checks_tokens_and_scopes(
     operation: str,

@@ -150,7 +150,6 @@ def _mutations(now: datetime) -> Iterator[tuple[str, Callable[[dict[str, Any]], 
 MUTATIONS = list(_mutations(datetime.now(UTC)))
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_bad_updates_and_creates_are_refused_and_change_nothing(
     client: TestClient, auth: Auth, existing: dict[str, Any], assert_spec: Spec
 ) -> None:

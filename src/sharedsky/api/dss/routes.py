@@ -46,6 +46,7 @@ from sharedsky.api.dss.schemas import (
     subscription_to_wire,
     uss_availability_to_wire,
 )
+from sharedsky.api.ratelimit import RateLimiter
 from sharedsky.config import Settings
 from sharedsky.errors import InvalidInput
 from sharedsky.model.strategic import Caller, UssAvailabilityState
@@ -100,6 +101,9 @@ def _caller_dependency(operation_id: str) -> Callable[[Request], Awaitable[Calle
     async def authorise(request: Request) -> Caller:
         verifier: TokenVerifier = request.app.state.token_verifier
         claims = verifier.verify_header(request.headers.get("authorization"))
+        limiter: RateLimiter | None = request.app.state.rate_limiter
+        if limiter is not None:
+            limiter.check(claims.sub)
         check_scopes(claims, groups)
         return Caller(manager=claims.sub, scopes=claims.scopes)
 
