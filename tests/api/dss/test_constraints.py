@@ -89,6 +89,8 @@ def test_wrong_ovn_other_manager_and_missing(
     assert r.status_code == 403
     r = client.delete(f"{CR}/{eid}/{'w' * 20}", headers=auth(CM, sub="authority"))
     assert r.status_code == 409
+    r = client.delete(f"{CR}/{eid}/", headers=auth(CM, sub="authority"))  # empty OVN
+    assert r.status_code == 400
     r = client.delete(f"{CR}/{_uuid()}/{'w' * 20}", headers=auth(CM, sub="authority"))
     assert r.status_code == 404
     assert_spec(r.json(), "ErrorResponse")

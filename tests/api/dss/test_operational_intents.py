@@ -201,9 +201,11 @@ def test_delete_needs_the_current_ovn_and_an_existing_intent(
     r = client.delete(f"{OIR}/{_uuid()}/{'z' * 20}", headers=auth(SC))
     assert r.status_code == 404
     assert_spec(r.json(), "ErrorResponse")
-    # an empty OVN does not reach the delete endpoint at all
-    r = client.delete(f"{OIR}/{ref['id']}/", headers=auth(SC))
-    assert r.status_code in (404, 405)
+    r = client.delete(f"{OIR}/{ref['id']}/", headers=auth(SC))  # empty OVN
+    assert r.status_code == 400
+    assert "ovn" in r.json()["message"]
+    r = client.put(f"{OIR}/{ref['id']}/", json=_body([volume()]), headers=auth(SC))
+    assert r.status_code == 400
     assert client.get(f"{OIR}/{ref['id']}", headers=auth(SC)).status_code == 200
 
 

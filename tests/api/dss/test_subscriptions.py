@@ -104,6 +104,10 @@ def test_version_conflicts_and_ownership(
     r = client.put(f"{SUB}/{sid}", json=_body(vol), headers=auth(SC))
     assert r.status_code == 409  # already exists
     assert_spec(r.json(), "ErrorResponse")
+    for method in ("PUT", "DELETE"):  # empty version
+        r = client.request(method, f"{SUB}/{sid}/", json=_body(vol), headers=auth(SC))
+        assert r.status_code == 400
+        assert "version" in r.json()["message"]
     r = client.put(f"{SUB}/{sid}/not-the-version", json=_body(vol), headers=auth(SC))
     assert r.status_code == 409
     r = client.delete(f"{SUB}/{sid}/not-the-version", headers=auth(SC))

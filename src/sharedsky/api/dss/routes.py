@@ -636,3 +636,23 @@ def get_uss_availability(
     service: ServiceDep,
 ) -> JSONResponse:
     return _json(uss_availability_to_wire(service.get_uss_availability(uss_id, caller)))
+
+
+# --- An empty OVN or version (a trailing '/') is a bad request, not an unknown path ------------
+
+
+def _empty_path_segment(name: str) -> Callable[[], JSONResponse]:
+    def refuse() -> JSONResponse:
+        raise InvalidInput("must not be empty", f"{name} (path parameter)")
+
+    return refuse
+
+
+for _path, _name in (
+    ("/operational_intent_references/{entityid}/", "ovn"),
+    ("/constraint_references/{entityid}/", "ovn"),
+    ("/subscriptions/{subscriptionid}/", "version"),
+):
+    router.add_api_route(
+        _path, _empty_path_segment(_name), methods=["PUT", "DELETE"], include_in_schema=False
+    )
