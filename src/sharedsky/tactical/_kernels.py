@@ -297,7 +297,8 @@ def grid_pairs(
 ) -> tuple[int, int]:
     """Candidate pairs from the grid of :func:`swept_boxes`, then the exact narrow phase.
 
-    Inputs as in :func:`swept_boxes` plus integer party codes, ``status`` (0 assess, 1 stale:
+    Inputs as in :func:`swept_boxes` (positions and velocities in Earth-centred coordinates,
+    not rotated) plus integer party codes, ``status`` (0 assess, 1 stale:
     report cannot-assess, 2 skip), ``all_pairs`` (else only different parties) and the minima
     rules (party codes ``rule_pa``/``rule_pb``, -1 = any; altitude band ``(rule_lo, rule_hi]`` of
     the higher track; radius, half-height, look-ahead; first match wins, the last rule matches

@@ -447,6 +447,12 @@ def detect_conflicts(states: TrackStates, params: DetectionParams | None = None)
     rx, ry, rz, rvx, rvy, rvz = (
         np.ascontiguousarray(a[order]) for a in (rx, ry, rz, rvx, rvy, rvz)
     )
+    # the narrow phase works on the unrotated coordinates: its numbers then do not depend on
+    # the rows' order (the centroid, a sum, does at the last bit)
+    px, py, pz, vx, vy, vz = (
+        np.ascontiguousarray(a[order])
+        for a in (prep.px, prep.py, prep.pz, prep.vx, prep.vy, prep.vz)
+    )
     alt, vs = np.ascontiguousarray(prep.alt[order]), np.ascontiguousarray(prep.vs[order])
     hmargin = np.ascontiguousarray(prep.hmargin[order])
     vmargin = np.ascontiguousarray(prep.vmargin[order])
@@ -500,12 +506,12 @@ def detect_conflicts(states: TrackStates, params: DetectionParams | None = None)
         out_f = np.empty((8, cap), dtype=np.float64)
         out_b = np.empty((2, cap), dtype=np.bool_)
         count, ncand = _kernels.grid_pairs(
-            rx,
-            ry,
-            rz,
-            rvx,
-            rvy,
-            rvz,
+            px,
+            py,
+            pz,
+            vx,
+            vy,
+            vz,
             alt,
             vs,
             hmargin,
