@@ -204,3 +204,16 @@ def test_load_public_keys_accepts_a_certificate(tmp_path: Path) -> None:
     path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     (loaded,) = load_public_keys([path])
     assert loaded.public_numbers() == key.public_key().public_numbers()
+
+
+def test_a_remembered_token_still_expires(public_key_path: Path, token: Callable[..., str]) -> None:
+    now = [time.time()]
+    v = TokenVerifier(load_public_keys([public_key_path]), ["localhost"], clock=lambda: now[0])
+    tok = token([SC], expires_in=120)
+    assert v.verify(tok).sub == "uss1"
+    assert v.verify(tok).sub == "uss1"  # from the cache
+    now[0] += 120 + 61  # past exp plus the leeway
+    with pytest.raises(Unauthenticated, match="expired"):
+        v.verify(tok)
+    with pytest.raises(Unauthenticated, match="expired"):
+        v.verify(tok)  # and not remembered as valid again

@@ -16,7 +16,9 @@ Anything else is :class:`~sharedsky.errors.Unauthenticated` (401). Each endpoint
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +59,8 @@ AA = SCOPE_AVAILABILITY_ARBITRATION
 
 # The spec: "exp, with a time no further than 1 hour in the future".
 MAX_TOKEN_LIFETIME_S = 3600.0
+# Verified tokens remembered per process (most recently used kept).
+_CACHE_SIZE = 4096
 
 ScopeGroups = tuple[frozenset[str], ...]
 
@@ -112,6 +116,10 @@ class TokenVerifier:
         self._audiences = list(audiences)
         self._leeway_s = float(leeway_s)
         self._clock = clock
+        # Clients reuse a token for many requests: remember verified ones (signature, audience
+        # and claims do not change for the same string); expiry is checked on every use.
+        self._verified: OrderedDict[str, tuple[TokenClaims, float]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def verify_header(self, authorization: str | None) -> TokenClaims:
         """Verify the value of an ``Authorization`` header; :class:`Unauthenticated` if unusable."""
@@ -125,6 +133,25 @@ class TokenVerifier:
 
     def verify(self, token: str) -> TokenClaims:
         """Verify one compact JWT; :class:`Unauthenticated` on any failure."""
+        with self._lock:
+            cached = self._verified.get(token)
+            if cached is not None:
+                self._verified.move_to_end(token)
+        if cached is not None:
+            claims, exp = cached
+            if exp + self._leeway_s > float(self._clock()):
+                return claims
+            with self._lock:
+                self._verified.pop(token, None)
+            raise Unauthenticated("access token has expired")
+        verified, exp = self._verify_uncached(token)
+        with self._lock:
+            self._verified[token] = (verified, exp)
+            while len(self._verified) > _CACHE_SIZE:
+                self._verified.popitem(last=False)
+        return verified
+
+    def _verify_uncached(self, token: str) -> tuple[TokenClaims, float]:
         if not self._keys:
             raise Unauthenticated("this server has no public key configured to verify tokens")
         try:
@@ -167,12 +194,14 @@ class TokenVerifier:
                 raise Unauthenticated(f"invalid access token: {exc}") from exc
         if claims is None:
             raise Unauthenticated("access token signature does not verify") from last_error
-        return self._check_claims(claims, now)
+        return self._check_claims(claims, now), float(claims["exp"])  # type: ignore[arg-type]
 
     def _check_claims(self, claims: dict[str, object], now: float) -> TokenClaims:
         exp = claims.get("exp")
         if not isinstance(exp, int | float) or isinstance(exp, bool):
             raise Unauthenticated("access token 'exp' claim must be a number")
+        if exp + self._leeway_s <= now:
+            raise Unauthenticated("access token has expired")
         if exp > now + MAX_TOKEN_LIFETIME_S + self._leeway_s:
             raise Unauthenticated("access token 'exp' is more than one hour in the future")
         sub = claims.get("sub")

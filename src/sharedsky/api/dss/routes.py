@@ -131,12 +131,12 @@ def _operation(
     }
 
 
-def _service(request: Request) -> StrategicService:
+async def _service(request: Request) -> StrategicService:  # async: no threadpool hop
     service: StrategicService = request.app.state.service
     return service
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
