@@ -579,6 +579,34 @@ class StrategicTx:
             for r in self._conn.execute(stmt)
         ]
 
+    # -- live service reads (added for the live tactical service) ---------------------------
+
+    def _with_all_cells(self, cell_table: Table, ids: list[str]) -> dict[str, set[int]]:
+        cells: dict[str, set[int]] = {i: set() for i in ids}
+        for k in range(0, len(ids), _CHUNK):
+            chunk = ids[k : k + _CHUNK]
+            stmt = select(cell_table.c.entity_id, cell_table.c.cell).where(
+                cell_table.c.entity_id.in_(chunk)
+            )
+            for eid, cell in self._conn.execute(stmt):
+                cells[eid].add(cell)
+        return cells
+
+    def active_oirs(self, start: datetime, end: datetime) -> list[OirRecord]:
+        """Every intent whose time range overlaps [start, end], with its cells; by id."""
+        cond = self._overlap(t.oirs, None, None, start, end)
+        rows = self._conn.execute(select(t.oirs).where(*cond).order_by(t.oirs.c.id)).all()
+        cells = self._with_all_cells(t.oir_cells, [r.id for r in rows])
+        return [self._oir(r, frozenset(cells[r.id])) for r in rows]
+
+    def active_constraints(self, start: datetime, end: datetime) -> list[ConstraintRecord]:
+        """Every constraint whose time range overlaps [start, end], with its cells; by id."""
+        c = t.constraints
+        cond = self._overlap(c, None, None, start, end)
+        rows = self._conn.execute(select(c).where(*cond).order_by(c.c.id)).all()
+        cells = self._with_all_cells(t.constraint_cells, [r.id for r in rows])
+        return [self._constraint(r, frozenset(cells[r.id])) for r in rows]
+
 
 def _aware(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
