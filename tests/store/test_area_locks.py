@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -67,10 +68,20 @@ def test_writers_in_the_same_area_wait_and_others_do_not(pg_store: Store) -> Non
         th.join()
 
 
-def test_sqlite_lock_area_is_a_no_op_under_the_database_lock(sqlite_url: str) -> None:
+def test_sqlite_writers_hold_the_database_lock_from_the_start(sqlite_url: str) -> None:
     store = open_store(sqlite_url)
+    other = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), timeout=0, isolation_level=None)
     try:
+        with store.read():
+            other.execute("BEGIN IMMEDIATE")  # readers do not block a writer
+            other.execute("ROLLBACK")
         with store.write() as tx:
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
             assert tx.lock_area(_cells(46.0, 7.0)) == parent_cells(_cells(46.0, 7.0))
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     finally:
+        other.close()
         store.close()
