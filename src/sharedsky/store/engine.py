@@ -38,6 +38,10 @@ __all__ = ["Store", "TransientStorageError", "open_store"]
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 60_000
+POOL_SIZE = 8
+POOL_OVERFLOW = 32
+"""At most 40 connections per process: the size of the HTTP layer's worker thread pool, and two
+processes stay under PostgreSQL's default ``max_connections`` of 100."""
 _MIGRATION_LOCK_KEY = 0x5348_5353_4B59  # "SHSSKY": serialises migrations across processes
 _RETRYABLE_PG_CODES = frozenset({"40001", "40P01", "55P03", "23505", "23503"})
 _WRITE_OPTION = "sharedsky_write"
@@ -138,8 +142,8 @@ def _sqlite_engine(url: str) -> Engine:
     engine = create_engine(
         url,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000.0, "check_same_thread": False},
-        pool_size=16,
-        max_overflow=32,
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_OVERFLOW,
     )
 
     @event.listens_for(engine, "connect")
@@ -183,8 +187,8 @@ def open_store(url: str, *, upgrade: bool = True) -> Store:
         elif backend == "postgresql":
             engine = create_engine(
                 parsed,
-                pool_size=16,
-                max_overflow=48,
+                pool_size=POOL_SIZE,
+                max_overflow=POOL_OVERFLOW,
                 pool_pre_ping=True,
                 isolation_level="READ COMMITTED",
             )
