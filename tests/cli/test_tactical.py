@@ -159,8 +159,9 @@ def test_bad_input_is_one_line_exit_1(
 
 def test_bad_options_and_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     p = head_on_csv(tmp_path)
-    code, _, err = run_cli(["detect", str(p), "--at", "noon"], capsys)
-    assert code == 1 and "--at: not a time" in err
+    for bad in ("noon", "nan"):
+        code, _, err = run_cli(["detect", str(p), "--at", bad], capsys)
+        assert code == 1 and "--at: not a time" in err
     code, _, err = run_cli(["detect", str(p), "--horizontal-nm", "0"], capsys)
     assert code == 1 and "--horizontal-nm" in err
     code, _, err = run_cli(["detect", str(p), "--out", str(tmp_path / "x.xlsx")], capsys)

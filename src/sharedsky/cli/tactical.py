@@ -141,9 +141,13 @@ def _params(
 def _parse_time(text: str, name: str) -> float:
     """Epoch seconds from a number or an ISO 8601 time (a time without a zone means UTC)."""
     try:
-        return float(text)
+        number = float(text)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(number):
+            raise InvalidInput(f"not a time: {text!r}", name)
+        return number
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError as exc:
