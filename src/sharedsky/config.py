@@ -15,6 +15,9 @@ Environment variables (read only by :meth:`Settings.from_env`):
 ``SHAREDSKY_RATE_LIMIT``
     Requests per second allowed to each client (token ``sub``); more are answered 429. Off when
     unset or 0.
+``SHAREDSKY_LIVE_CONFIG``
+    JSON file of the live tactical service (minima, lead times, ages, borders, lines, volumes;
+    see :mod:`sharedsky.services.live.config`). Defaults apply when unset.
 
 Token policy: there is no insecure mode and no built-in key. Without any public key the service
 still starts (health and version answer), but every DSS request is refused with 401, so a
@@ -73,6 +76,7 @@ class Settings:
         token_leeway_s: clock skew tolerated on ``exp``, ``nbf`` and the one-hour ``exp`` cap.
         rate_limit_per_s: requests per second per client (token ``sub``), in bursts of up to
             twice that (at least 10); beyond, 429. ``None`` (default): no limit.
+        live_config: JSON configuration file of the live tactical service (``None``: defaults).
     """
 
     db_url: str = DEFAULT_DB_URL
@@ -84,6 +88,7 @@ class Settings:
     allow_http_base_urls: bool = False
     token_leeway_s: float = DEFAULT_TOKEN_LEEWAY_S
     rate_limit_per_s: float | None = None
+    live_config: Path | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "public_key_pems", tuple(Path(p) for p in self.public_key_pems))
@@ -139,6 +144,8 @@ class Settings:
                 values["rate_limit_per_s"] = float(raw)
             except ValueError as exc:
                 raise InvalidInput(f"{raw!r} is not a number", "SHAREDSKY_RATE_LIMIT") from exc
+        if env.get("SHAREDSKY_LIVE_CONFIG"):
+            values["live_config"] = Path(env["SHAREDSKY_LIVE_CONFIG"])
         known = {f.name for f in fields(cls)}
         for name, value in overrides.items():
             if name not in known:

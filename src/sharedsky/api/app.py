@@ -22,6 +22,8 @@ from sharedsky.api.auth import TokenVerifier, load_public_keys
 from sharedsky.api.dss.routes import router as dss_router
 from sharedsky.api.dss.schemas import VersionResponse
 from sharedsky.api.errors import BodySizeLimit, install_error_handlers
+from sharedsky.api.live import live_lifespan
+from sharedsky.api.live import router as live_router
 from sharedsky.api.ratelimit import RateLimiter
 from sharedsky.config import Settings
 
@@ -77,7 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.store = store
         app.state.service = StrategicService(store)
         try:
-            yield
+            async with live_lifespan(app, store, settings):
+                yield
         finally:
             await run_in_threadpool(store.close)
 
@@ -109,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(dss_router)
+    app.include_router(live_router)
 
     @app.get(
         "/aux/v1/version",
