@@ -388,10 +388,11 @@ class StrategicService:
                 tx.save_subscription(attached, None)
                 _event(tx, now, caller, "create", attached)
 
-            # The key check.
+            # The key check (availability read once, for the check and the answer).
+            avail: dict[str, str] | None = None
             if state in _ACTIVE_STATES:
                 found = [o for o in tx.find_oirs(cells, lo, hi, start, end) if o.id != entity_id]
-                avail = tx.availabilities(o.manager for o in found)
+                avail = tx.availabilities([caller.manager, *(o.manager for o in found)])
                 missing = [
                     o
                     for o in found
@@ -449,7 +450,9 @@ class StrategicService:
             subscribers = self._subscribers(
                 tx, notify_cells, n_start, n_end, now, for_constraints=False
             )
-            return self._oir_views(tx, [rec], caller)[0], subscribers
+            if avail is None:
+                avail = tx.availabilities([caller.manager])
+            return self._oir_view(rec, caller, avail), subscribers
 
         return self._write(work)
 
