@@ -98,6 +98,7 @@ stop_all() {
         kill "$pg_pid" 2>/dev/null || true
         wait "$pg_pid" 2>/dev/null || true
         pg_pid=""
+        rm -rf "$run_dir/pgdata"  # throwaway cluster; the report keeps every request and answer
     fi
 }
 trap stop_all EXIT
