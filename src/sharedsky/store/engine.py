@@ -14,7 +14,7 @@ processes starting at once migrate one after the other.
 
 SQLAlchemy and driver errors never leave this package: they become
 :class:`~sharedsky.errors.StorageError` or, for failures worth retrying (deadlock,
-serialisation failure, busy database, a unique or foreign key clash with a concurrent writer),
+serialisation failure, a unique or foreign key clash with a concurrent writer),
 :class:`TransientStorageError`.
 """
 
@@ -37,7 +37,7 @@ from sharedsky.store.strategic import StrategicTx
 __all__ = ["Store", "TransientStorageError", "open_store"]
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-SQLITE_BUSY_TIMEOUT_MS = 60_000
+SQLITE_BUSY_TIMEOUT_MS = 30_000
 POOL_SIZE = 8
 POOL_OVERFLOW = 32
 """At most 40 connections per process: the size of the HTTP layer's worker thread pool, and two
@@ -61,7 +61,8 @@ def _translate(exc: SQLAlchemyError) -> StorageError:
             return TransientStorageError(f"concurrent write clashed: {orig}")
         message = str(orig).lower()
         if "database is locked" in message or "database is busy" in message:
-            return TransientStorageError(f"database busy: {orig}")
+            # Only after the whole busy timeout: retrying would keep the caller waiting longer.
+            return StorageError(f"database busy for {SQLITE_BUSY_TIMEOUT_MS / 1000:.0f} s: {orig}")
         return StorageError(f"database error: {orig}")
     return StorageError(f"database error: {exc}")
 
