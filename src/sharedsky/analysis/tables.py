@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 
 from sharedsky.errors import InvalidInput
+from sharedsky.feeds.tables import read_table
+from sharedsky.feeds.tables import table_format as _format_of
 from sharedsky.tactical import TrackStates
 
 __all__ = [
@@ -42,46 +44,6 @@ NUMERIC_COLUMNS: dict[str, tuple[float | None, float | None]] = {
     "vertical_rate": (None, None),
 }
 REQUIRED_COLUMNS: tuple[str, ...] = ("timestamp", "icao24", *NUMERIC_COLUMNS)
-
-_SUFFIXES = {
-    ".csv": "csv",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".json": "json",
-    ".json.gz": "json",
-    ".jsonl": "jsonl",
-}
-
-
-def _format_of(path: Path) -> str:
-    name = path.name.lower()
-    for suffix in sorted(_SUFFIXES, key=len, reverse=True):
-        if name.endswith(suffix):
-            return _SUFFIXES[suffix]
-    raise InvalidInput(
-        f"unknown file type {path.name!r}; use .csv, .parquet, .json, .json.gz or .jsonl", "path"
-    )
-
-
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV, Parquet, JSON (records, as pandas / ``traffic`` write it; gzip allowed) or
-    JSON-lines file into a DataFrame, the format chosen by the file name."""
-    p = Path(path)
-    fmt = _format_of(p)
-    if not p.is_file():
-        raise InvalidInput(f"no such file: {p}", "path")
-    try:
-        if fmt == "csv":
-            # Text as read: the columns are validated below, so that errors can name the row.
-            return pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""])
-        if fmt == "parquet":
-            return pd.read_parquet(p)
-        # dtype=False: no type guessing (and no date conversion), numbers stay numbers
-        return pd.read_json(p, orient="records", lines=fmt == "jsonl", dtype=False)
-    except (ValueError, OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read {p.name}: {exc}", "path") from exc
-    except Exception as exc:  # pyarrow and the csv parser have their own error types
-        raise InvalidInput(f"cannot read {p.name}: {type(exc).__name__}: {exc}", "path") from exc
 
 
 def _first_bad(mask: np.ndarray) -> int:
