@@ -9,9 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from sharedsky.errors import StorageError
 from sharedsky.geo import cover_outline, parent_cells
 from sharedsky.model import LatLng, Polygon
-from sharedsky.store import Store, open_store
+from sharedsky.store import Store, TransientStorageError, open_store
 
 
 def _cells(lat: float, lng: float) -> frozenset[int]:
@@ -84,4 +85,36 @@ def test_sqlite_writers_hold_the_database_lock_from_the_start(sqlite_url: str) -
         assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     finally:
         other.close()
+        store.close()
+
+
+@pytest.mark.postgres
+def test_a_writer_waiting_too_long_fails_cleanly(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sharedsky.store.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "PG_LOCK_TIMEOUT_MS", 300)
+    store = open_store(pg_url)
+    try:
+        here = _cells(46.0, 7.0)
+        release, holding = threading.Event(), threading.Event()
+
+        def holder() -> None:
+            with store.write() as tx:
+                tx.lock_area(here)
+                holding.set()
+                release.wait(10)
+
+        h = threading.Thread(target=holder)
+        h.start()
+        assert holding.wait(10)
+        started = time.perf_counter()
+        with pytest.raises(StorageError) as info, store.write() as tx:
+            tx.lock_area(here)
+        assert not isinstance(info.value, TransientStorageError)
+        assert time.perf_counter() - started < 5
+        release.set()
+        h.join()
+    finally:
         store.close()

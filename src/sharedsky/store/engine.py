@@ -43,7 +43,9 @@ POOL_OVERFLOW = 32
 """At most 40 connections per process: the size of the HTTP layer's worker thread pool, and two
 processes stay under PostgreSQL's default ``max_connections`` of 100."""
 _MIGRATION_LOCK_KEY = 0x5348_5353_4B59  # "SHSSKY": serialises migrations across processes
-_RETRYABLE_PG_CODES = frozenset({"40001", "40P01", "55P03", "23505", "23503"})
+_RETRYABLE_PG_CODES = frozenset({"40001", "40P01", "23505", "23503"})
+PG_LOCK_TIMEOUT_MS = 10_000
+"""A PostgreSQL writer waiting longer than this for an area or row lock fails (503)."""
 _WRITE_OPTION = "sharedsky_write"
 
 
@@ -192,6 +194,7 @@ def open_store(url: str, *, upgrade: bool = True) -> Store:
                 max_overflow=POOL_OVERFLOW,
                 pool_pre_ping=True,
                 isolation_level="READ COMMITTED",
+                connect_args={"options": f"-c lock_timeout={PG_LOCK_TIMEOUT_MS}"},
             )
         else:
             raise InvalidInput(f"unsupported database backend {backend!r}", "db")
