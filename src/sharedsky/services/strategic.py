@@ -304,7 +304,9 @@ class StrategicService:
         if ovn is None and state != OperationalIntentState.ACCEPTED:
             raise InvalidInput("an operational intent must be created in state Accepted", "state")
         uss_base_url = _text(params.uss_base_url, "uss_base_url")
-        key = frozenset(_text(k, f"key[{i}]") for i, k in enumerate(params.key or ()))
+        key = frozenset(
+            _text(k, f"key[{i}]", required=False) for i, k in enumerate(params.key or ())
+        )
         sub_id = params.subscription_id
         if sub_id == NULL_SUBSCRIPTION_ID:
             sub_id = None
