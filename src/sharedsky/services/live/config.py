@@ -254,16 +254,20 @@ def _volume(d: Any, where: str) -> ConfiguredVolume:
     vid = d.get("id")
     if not isinstance(vid, str) or not vid:
         raise InvalidInput("needs a non-empty string 'id'", where)
+    start = _time(d.get("start"), f"{where}.start")
+    end = _time(d.get("end"), f"{where}.end")
+    lower = _num(d, "lower_m", -math.inf, f"{where}.")
+    upper = _num(d, "upper_m", math.inf, f"{where}.")
     try:
         vol = ProtectedVolume(
             id=vid,
             polygon=d.get("polygon"),
             center=tuple(d["center"]) if d.get("center") is not None else None,  # type: ignore[arg-type]
             radius_m=d.get("radius_m"),
-            lower_m=_num(d, "lower_m", -math.inf, f"{where}."),
-            upper_m=_num(d, "upper_m", math.inf, f"{where}."),
-            start=_time(d.get("start"), f"{where}.start"),
-            end=_time(d.get("end"), f"{where}.end"),
+            lower_m=lower,
+            upper_m=upper,
+            start=start,
+            end=end,
         )
     except (TypeError, ValueError) as exc:
         raise InvalidInput(str(exc), where) from exc

@@ -1164,7 +1164,7 @@ class LiveService:
                 "plan_id": pid,
                 "horizontal_excess_m": None if no_plan else _f(res.horizontal_excess_m[j]),
                 "vertical_excess_m": None if no_plan else _f(res.vertical_excess_m[j]),
-                "no_active_plan_volume": no_plan or res.volume[j] < 0,
+                "no_active_plan_volume": bool(no_plan or res.volume[j] < 0),
             }
             cands[key] = _Candidate(
                 key,
