@@ -29,6 +29,7 @@ app = typer.Typer(
 _COMMAND_MODULES: tuple[str, ...] = (
     "sharedsky.cli.serve",
     "sharedsky.cli.tactical",
+    "sharedsky.cli.live",
 )
 
 
