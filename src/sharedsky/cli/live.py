@@ -1020,7 +1020,8 @@ def _run_demo(
         f"{sum(r.tracks_total for r in replays.values())} aircraft "
         f"({', '.join(f'{p} {replays[p].tracks_total}' for p in parties)}), "
         f"{rec_end - rec_start:.0f} s of recording at {speed:g}x over {via}. Alerts "
-        f"below as they are raised, change level or clear (advisory only). Watch one party from another terminal with:\n"
+        f"below as they are raised, change level or clear (advisory only). "
+        f"Watch one party from another terminal with:\n"
         f"  sharedsky watch --server {url} --party alpha --key {private_path}"
     )
     tallies = {p: _Tally() for p in parties}
