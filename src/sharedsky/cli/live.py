@@ -323,7 +323,7 @@ def _json_or_text(r: httpx.Response) -> Any:
 
 
 def _ws_connect(url: str, tokens: TokenSource, timeout_s: float) -> Any:
-    """Open a WebSocket with the bearer token; a refusal message becomes the matching error."""
+    """Open a WebSocket with the bearer token (closed by the caller with ``close()``)."""
     from websockets.sync.client import connect
 
     ws = connect(
@@ -333,7 +333,7 @@ def _ws_connect(url: str, tokens: TokenSource, timeout_s: float) -> Any:
         max_size=None,
         compression=None,
     )
-    return ws
+    return ws.__enter__()  # a long-lived connection; __exit__ would only close() it
 
 
 class AlertListener:
