@@ -25,7 +25,10 @@ H = 1000 * FT_TO_M - 1e-6
 EVERY_NTH_SECOND = 3
 
 
-def brute_force_los(s: TrackStates, snap: bool) -> tuple[set[tuple[int, int]], set[tuple[int, int]]]:  # fmt: skip
+Pairs = set[tuple[int, int]]
+
+
+def brute_force_los(s: TrackStates, snap: bool) -> tuple[Pairs, Pairs]:
     """(pairs in LoS, pairs too close to the horizontal minimum to call)."""
     ok = np.ones(len(s), dtype=bool)
     for f in ("t", "lat", "lon", "alt_m", "gs_mps", "trk_deg", "vs_mps"):

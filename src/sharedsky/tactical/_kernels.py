@@ -171,6 +171,17 @@ def _bucket(key: np.int64, mask: np.int64) -> np.int64:
     return np.int64(h & np.uint64(mask))
 
 
+_ORIGIN_ALT = -50_000.0
+# cells along the third axis (mostly "up" once the caller rotates the tracks' centroid to +z)
+# are this many times larger: regional traffic spans little of it
+Z_CELL_FACTOR = 4.0
+
+
+@njit(cache=True, inline="always")
+def _origin(cell_m: float) -> float:
+    return -6_400_000.0 - 4.0 * Z_CELL_FACTOR * cell_m
+
+
 @njit(cache=True)
 def swept_boxes(
     px: np.ndarray,
@@ -190,10 +201,8 @@ def swept_boxes(
     theta: float,
     cell_m: float,
     cell_alt_m: float,
-    blo: np.ndarray,
-    bhi: np.ndarray,
-    clo: np.ndarray,
-    chi: np.ndarray,
+    box: np.ndarray,
+    cells: np.ndarray,
     extent: np.ndarray,
 ) -> int:
     """Space-time swept boxes of every track, per time slot, and their grid cell ranges.
@@ -202,29 +211,30 @@ def swept_boxes(
     and velocity ``v*`` (m/s), altitude ``alt`` (m), vertical rate ``vs`` (m/s) after level
     occupancy, horizontal and vertical margins (m), ``status`` (2: skipped); the largest radius
     ``r_max``, half-height ``h_max`` and look-ahead ``t_max``; ``theta`` the largest angular
-    separation (rad) of a pair that can conflict; grid cell sizes (m). Outputs, shape
-    ``(n_slots, n, 4)`` over (x, y, z, altitude): box bounds ``blo``/``bhi`` and cell ranges
-    ``clo``/``chi`` (int32). For slot s covering [s·T/K, (s+1)·T/K] the box holds the start and
-    end points inflated by half the largest radius, the track's margin and the tilt allowance
-    ``|v|·T·theta/2`` (the tangent planes of the two tracks of a pair differ by at most theta).
-    ``extent[0:4]``/``extent[4:8]`` receive the smallest and largest cell index per dimension.
-    Returns the number of (slot, cell) entries.
+    separation (rad) of a pair that can conflict; grid cell sizes (m).
+
+    Outputs: ``box`` (float32, shape ``(n_slots, n, 8)``: lower x, y, z, altitude then upper
+    x, y, z, altitude), ``cells`` (int32, same shape: the cell ranges), ``extent[0:4]`` and
+    ``extent[4:8]`` the smallest and largest cell per dimension. For slot s covering
+    [s·T/K, (s+1)·T/K] the box holds the start and end points inflated by half the largest
+    radius, the track's margin, the tilt allowance ``|v|·T·theta/2`` (the tangent planes of the
+    two tracks of a pair differ by at most theta) and 2 m for the float32 rounding. Returns the
+    number of (slot, cell) entries.
     """
-    ns = blo.shape[0]
+    ns = box.shape[0]
+    n = px.shape[0]
+    dt = t_max / ns
+    ox = _origin(cell_m)
     for d in range(4):
         extent[d] = _AXIS_MAX
         extent[4 + d] = 0
-    n = px.shape[0]
-    dt = t_max / ns
-    ox = -6_400_000.0 - 4.0 * cell_m
-    oa = -50_000.0
     n_ent = 0
     for i in range(n):
         if status[i] == 2:
             continue
         speed = math.sqrt(vx[i] * vx[i] + vy[i] * vy[i] + vz[i] * vz[i])
-        infl = 0.5 * r_max + hmargin[i] + 0.5 * speed * t_max * theta + 1.0
-        ainfl = 0.5 * h_max + vmargin[i] + 1e-6
+        infl = 0.5 * r_max + hmargin[i] + 0.5 * speed * t_max * theta + 3.0
+        ainfl = 0.5 * h_max + vmargin[i] + 2.0
         for s in range(ns):
             t0 = s * dt
             t1 = (s + 1) * dt
@@ -236,27 +246,35 @@ def swept_boxes(
             z1 = pz[i] + vz[i] * t1
             a0 = alt[i] + vs[i] * t0
             a1 = alt[i] + vs[i] * t1
-            blo[s, i, 0] = min(x0, x1) - infl
-            bhi[s, i, 0] = max(x0, x1) + infl
-            blo[s, i, 1] = min(y0, y1) - infl
-            bhi[s, i, 1] = max(y0, y1) + infl
-            blo[s, i, 2] = min(z0, z1) - infl
-            bhi[s, i, 2] = max(z0, z1) + infl
-            blo[s, i, 3] = min(a0, a1) - ainfl
-            bhi[s, i, 3] = max(a0, a1) + ainfl
+            box[s, i, 0] = min(x0, x1) - infl
+            box[s, i, 4] = max(x0, x1) + infl
+            box[s, i, 1] = min(y0, y1) - infl
+            box[s, i, 5] = max(y0, y1) + infl
+            box[s, i, 2] = min(z0, z1) - infl
+            box[s, i, 6] = max(z0, z1) + infl
+            box[s, i, 3] = min(a0, a1) - ainfl
+            box[s, i, 7] = max(a0, a1) + ainfl
             cnt = 1
             for d in range(4):
-                size = cell_m if d < 3 else cell_alt_m
-                org = ox if d < 3 else oa
-                lo_c = _cell(blo[s, i, d], org, size)
-                hi_c = _cell(bhi[s, i, d], org, size)
-                clo[s, i, d] = lo_c
-                chi[s, i, d] = hi_c
+                size = cell_m if d < 2 else (cell_m * Z_CELL_FACTOR if d == 2 else cell_alt_m)
+                org = ox if d < 3 else _ORIGIN_ALT
+                lo_c = _cell(box[s, i, d], org, size)
+                hi_c = _cell(box[s, i, 4 + d], org, size)
+                cells[s, i, d] = lo_c
+                cells[s, i, 4 + d] = hi_c
                 extent[d] = min(extent[d], lo_c)
                 extent[4 + d] = max(extent[4 + d], hi_c)
                 cnt *= hi_c - lo_c + 1
             n_ent += cnt
     return n_ent
+
+
+@njit(cache=True, inline="always")
+def _overlap(box: np.ndarray, s: int, i: int, j: int) -> bool:
+    for d in range(4):
+        if max(box[s, i, d], box[s, j, d]) > min(box[s, i, 4 + d], box[s, j, 4 + d]):
+            return False
+    return True
 
 
 @njit(cache=True)
@@ -281,11 +299,11 @@ def grid_pairs(
     rule_r: np.ndarray,
     rule_h: np.ndarray,
     rule_t: np.ndarray,
-    blo: np.ndarray,
-    bhi: np.ndarray,
-    clo: np.ndarray,
-    chi: np.ndarray,
+    box: np.ndarray,
+    cells: np.ndarray,
     extent: np.ndarray,
+    cell_m: float,
+    cell_alt_m: float,
     dense: bool,
     start: np.ndarray,
     skey: np.ndarray,
@@ -298,16 +316,18 @@ def grid_pairs(
     """Candidate pairs from the grid of :func:`swept_boxes`, then the exact narrow phase.
 
     Inputs as in :func:`swept_boxes` (positions and velocities in Earth-centred coordinates,
-    not rotated) plus integer party codes, ``status`` (0 assess, 1 stale:
-    report cannot-assess, 2 skip), ``all_pairs`` (else only different parties) and the minima
-    rules (party codes ``rule_pa``/``rule_pb``, -1 = any; altitude band ``(rule_lo, rule_hi]`` of
-    the higher track; radius, half-height, look-ahead; first match wins, the last rule matches
-    everything). ``extent`` from :func:`swept_boxes`. Workspace: ``start`` (int64, number of
-    buckets plus one; a power of two when hashed), ``skey`` (int64) and ``strk`` (int32) of at
-    least the number of entries. Entries (slot, x, y, z, altitude cells) are counting-sorted by
-    bucket: the dense cell index within ``extent`` when ``dense`` (cache-friendly when tracks
-    are sorted spatially), else a hash of the cell. A pair is tested once: in the FIRST slot where
-    its boxes overlap, in the cell holding the lower corner of that overlap.
+    not rotated) plus integer party codes, ``status`` (0 assess, 1 stale: report cannot-assess,
+    2 skip), ``all_pairs`` (else only different parties) and the minima rules (party codes
+    ``rule_pa``/``rule_pb``, -1 = any; altitude band ``(rule_lo, rule_hi]`` of the higher track;
+    radius, half-height, look-ahead; first match wins, the last rule matches everything);
+    ``box``, ``cells``, ``extent`` and the cell sizes from :func:`swept_boxes`.
+
+    Workspace: ``start`` (int32, number of buckets plus one), ``strk`` (int32) and, when not
+    ``dense``, ``skey`` (int64), both of at least the number of entries. Entries (slot, x, y,
+    z, altitude cell) are counting-sorted by bucket: the dense cell index within ``extent``
+    when ``dense`` (one bucket per cell; cache-friendly when tracks are sorted spatially), else
+    a hash of the cell into a power-of-two number of buckets. A pair is tested once: in the
+    FIRST slot where its boxes overlap, in the cell holding the lower corner of that overlap.
 
     Outputs (capacity ``cap = len(out_i)``): pair indices ``out_i < out_j``, ``out_f[0:8]`` =
     t_in, t_out, t_cpa, d_cpa, dalt_cpa, R, H, T and ``out_b[0:2]`` = los, cannot_assess.
@@ -315,99 +335,101 @@ def grid_pairs(
     of candidate pairs tested exactly).
     """
     n = px.shape[0]
-    ns = blo.shape[0]
+    ns = box.shape[0]
     cap = out_i.shape[0]
     nr = rule_r.shape[0]
     nb = start.shape[0] - 1
     mask = np.int64(nb - 1)
+    ox = _origin(cell_m)
     na = extent[7] - extent[3] + 1
     nz = (extent[6] - extent[2] + 1) * na
     ny = (extent[5] - extent[1] + 1) * nz
     nx = (extent[4] - extent[0] + 1) * ny
     start[:] = 0
-    for i in range(n):
-        if status[i] == 2:
-            continue
-        for s in range(ns):
-            for cx in range(clo[s, i, 0], chi[s, i, 0] + 1):
-                for cy in range(clo[s, i, 1], chi[s, i, 1] + 1):
-                    for cz in range(clo[s, i, 2], chi[s, i, 2] + 1):
-                        for ca in range(clo[s, i, 3], chi[s, i, 3] + 1):
-                            if dense:
-                                b = (
-                                    s * nx
-                                    + (cx - extent[0]) * ny
-                                    + (cy - extent[1]) * nz
-                                    + (cz - extent[2]) * na
-                                    + (ca - extent[3])
-                                )
-                            else:
-                                b = _bucket(_key(np.int64(s), cx, cy, cz, ca), mask)
-                            start[b + 1] += 1
-    for b in range(nb):
-        start[b + 1] += start[b]
-    for i in range(n):
-        if status[i] == 2:
-            continue
-        for s in range(ns):
-            for cx in range(clo[s, i, 0], chi[s, i, 0] + 1):
-                for cy in range(clo[s, i, 1], chi[s, i, 1] + 1):
-                    for cz in range(clo[s, i, 2], chi[s, i, 2] + 1):
-                        for ca in range(clo[s, i, 3], chi[s, i, 3] + 1):
-                            key = _key(np.int64(s), cx, cy, cz, ca)
-                            if dense:
-                                b = (
-                                    s * nx
-                                    + (cx - extent[0]) * ny
-                                    + (cy - extent[1]) * nz
-                                    + (cz - extent[2]) * na
-                                    + (ca - extent[3])
-                                )
-                            else:
-                                b = _bucket(key, mask)
-                            p = start[b]
-                            skey[p] = key
-                            strk[p] = i
-                            start[b] = p + 1
+    for fill in range(2):
+        for i in range(n):
+            if status[i] == 2:
+                continue
+            for s in range(ns):
+                c = cells[s, i]
+                for cx in range(c[0], c[4] + 1):
+                    for cy in range(c[1], c[5] + 1):
+                        for cz in range(c[2], c[6] + 1):
+                            for ca in range(c[3], c[7] + 1):
+                                if dense:
+                                    b = (
+                                        s * nx
+                                        + (cx - extent[0]) * ny
+                                        + (cy - extent[1]) * nz
+                                        + (cz - extent[2]) * na
+                                        + (ca - extent[3])
+                                    )
+                                    key = b
+                                else:
+                                    key = _key(np.int64(s), cx, cy, cz, ca)
+                                    b = _bucket(key, mask)
+                                if fill == 0:
+                                    start[b + 1] += 1
+                                else:
+                                    p = start[b]
+                                    if not dense:
+                                        skey[p] = key
+                                    strk[p] = i
+                                    start[b] = p + 1
+        if fill == 0:
+            for b in range(nb):
+                start[b + 1] += start[b]
     # start[b] is now the end of bucket b (= the start of bucket b + 1)
     count = 0
     ncand = 0
     e0 = 0
+    here = np.empty(4, dtype=np.int64)
     for b in range(nb):
         e1 = start[b]
+        if e1 - e0 < 2:
+            e0 = e1
+            continue
+        if dense:
+            rem = b
+            s = rem // nx
+            rem -= s * nx
+            here[0] = rem // ny + extent[0]
+            rem %= ny
+            here[1] = rem // nz + extent[1]
+            rem %= nz
+            here[2] = rem // na + extent[2]
+            here[3] = rem % na + extent[3]
         for ea_ in range(e0, e1):
-            key = skey[ea_]
             i0 = strk[ea_]
-            s = key >> (4 * _AXIS_BITS)
+            if not dense:
+                key = skey[ea_]
+                s = key >> (4 * _AXIS_BITS)
+                for d in range(4):
+                    here[d] = (key >> ((3 - d) * _AXIS_BITS)) & _AXIS_MAX
             for eb_ in range(ea_ + 1, e1):
-                if skey[eb_] != key:
+                if not dense and skey[eb_] != key:
                     continue
                 j0 = strk[eb_]
                 i = min(i0, j0)
                 j = max(i0, j0)
                 if not all_pairs and party[i] == party[j]:
                     continue
-                # boxes overlap in this slot, and this cell holds the overlap's lower corner
+                if not _overlap(box, s, i, j):
+                    continue
+                # test the pair in the cell holding the lower corner of the overlap ...
                 ok = True
                 for d in range(4):
-                    if max(blo[s, i, d], blo[s, j, d]) > min(bhi[s, i, d], bhi[s, j, d]):
-                        ok = False
-                        break
-                    here = (key >> ((3 - d) * _AXIS_BITS)) & _AXIS_MAX
-                    if max(clo[s, i, d], clo[s, j, d]) != here:
+                    size = cell_m if d < 2 else (cell_m * Z_CELL_FACTOR if d == 2 else cell_alt_m)
+                    org = ox if d < 3 else _ORIGIN_ALT
+                    if _cell(max(box[s, i, d], box[s, j, d]), org, size) != here[d]:
                         ok = False
                         break
                 if not ok:
                     continue
-                # ... and in no earlier slot
+                # ... of the first slot where the boxes overlap
                 earlier = False
                 for s2 in range(s):
-                    ov = True
-                    for d in range(4):
-                        if max(blo[s2, i, d], blo[s2, j, d]) > min(bhi[s2, i, d], bhi[s2, j, d]):
-                            ov = False
-                            break
-                    if ov:
+                    if _overlap(box, s2, i, j):
                         earlier = True
                         break
                 if earlier:

@@ -25,12 +25,12 @@ class AlertLevel(StrEnum):
 def classify_arrays(
     t_in: np.ndarray, los: np.ndarray, cannot_assess: np.ndarray, thresholds: AlertThresholds
 ) -> np.ndarray:
-    """Level names (object array of str) from per-pair ``t_in``, ``los`` and ``cannot_assess``.
+    """Level names (numpy str array) from per-pair ``t_in``, ``los`` and ``cannot_assess``.
 
     Comparisons are inclusive: ``t_in <= warning_s`` is a WARNING.
     """
     t_in = np.asarray(t_in, dtype=np.float64)
-    out = np.full(t_in.shape[0], AlertLevel.NONE.value, dtype=object)
+    out = np.full(t_in.shape[0], AlertLevel.NONE.value, dtype="<U13")
     with np.errstate(invalid="ignore"):
         out[t_in <= thresholds.caution_s] = AlertLevel.CAUTION.value
         out[(t_in <= thresholds.warning_s) | np.asarray(los, dtype=bool)] = AlertLevel.WARNING.value

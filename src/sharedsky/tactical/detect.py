@@ -315,16 +315,20 @@ class _RuleArrays:
 
 
 def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Integer codes of string values, numbered in sorted order (independent of row order)."""
+    """Integer codes of string values (numbered by first appearance: only equality matters)."""
     import pandas as pd
 
-    codes, uniques = pd.factorize(values, sort=True)
+    codes, uniques = pd.factorize(values, sort=False)
     return np.ascontiguousarray(codes, dtype=np.int64), np.asarray(uniques, dtype=object)
 
 
 def _rule_arrays(prep: PreparedTracks, params: DetectionParams) -> _RuleArrays:
     table = params.table
-    names = {str(p): k for k, p in enumerate(prep.party_names)}
+    names = (
+        {str(p): k for k, p in enumerate(prep.party_names)}
+        if any(rule.parties is not None for rule in table.rules)
+        else {}
+    )
     rows: list[tuple[int, int, float, float, SeparationMinima]] = []
     for rule in table.rules:
         if rule.parties is None:
@@ -354,12 +358,13 @@ def _rule_arrays(prep: PreparedTracks, params: DetectionParams) -> _RuleArrays:
 
 
 #: Time slots the look-ahead is cut into for the broad phase (1..16).
-TIME_SLOTS = 4
-#: Grid cell size as a fraction of the median swept length of one slot (tuned on the dense
-#: scenario).
+TIME_SLOTS = 3
+#: Horizontal grid cell: this fraction of the median distance flown in one slot ...
 CELL_FRACTION = 1.0
+#: ... plus this multiple of the largest horizontal minimum (both tuned on the dense scenario).
+CELL_R_FACTOR = 1.0
 #: Altitude cell size as a multiple of the largest vertical minimum.
-CELL_ALT_FACTOR = 2.0
+CELL_ALT_FACTOR = 3.0
 
 
 def _grid_cells(prep: PreparedTracks, rules: _RuleArrays) -> tuple[float, float]:
@@ -372,7 +377,7 @@ def _grid_cells(prep: PreparedTracks, rules: _RuleArrays) -> tuple[float, float]
         swept = float(np.median(speed)) * t_max / TIME_SLOTS
     else:
         swept = 0.0
-    cell = max(CELL_FRACTION * swept + r_max, 2.0 * r_max, 1000.0)
+    cell = max(CELL_FRACTION * swept + r_max * CELL_R_FACTOR, 1000.0)
     return cell, max(CELL_ALT_FACTOR * float(rules.h.max()), 10.0)
 
 
@@ -382,6 +387,7 @@ class _Workspace(threading.local):
 
     def __init__(self) -> None:
         self.buffers: dict[str, np.ndarray] = {}
+        self.capacity = 0
 
     def get(self, name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
         size = int(np.prod(shape))
@@ -459,10 +465,8 @@ def detect_conflicts(states: TrackStates, params: DetectionParams | None = None)
     party_code = np.ascontiguousarray(prep.party_code[order])
     status = np.ascontiguousarray(prep.status[order])
     ws = _workspace()
-    blo = ws.get("blo", (TIME_SLOTS, n, 4), np.float64)
-    bhi = ws.get("bhi", (TIME_SLOTS, n, 4), np.float64)
-    clo = ws.get("clo", (TIME_SLOTS, n, 4), np.int32)
-    chi = ws.get("chi", (TIME_SLOTS, n, 4), np.int32)
+    box = ws.get("box", (TIME_SLOTS, n, 8), np.float32)
+    cells = ws.get("cells", (TIME_SLOTS, n, 8), np.int32)
     extent = np.zeros(8, dtype=np.int64)
     n_ent = _kernels.swept_boxes(
         rx,
@@ -482,10 +486,8 @@ def detect_conflicts(states: TrackStates, params: DetectionParams | None = None)
         theta,
         cell_m,
         cell_alt_m,
-        blo,
-        bhi,
-        clo,
-        chi,
+        box,
+        cells,
         extent,
     )
     dense_cells = TIME_SLOTS * int(np.prod(np.maximum(extent[4:] - extent[:4] + 1, 1)))
@@ -496,15 +498,16 @@ def detect_conflicts(states: TrackStates, params: DetectionParams | None = None)
         nb = 1
         while nb < n_ent:
             nb *= 2
-    start = ws.get("start", (nb + 1,), np.int64)
-    skey = ws.get("skey", (max(n_ent, 1),), np.int64)
+    start = ws.get("start", (nb + 1,), np.int32)
+    skey = ws.get("skey", (1 if dense else max(n_ent, 1),), np.int64)
     strk = ws.get("strk", (max(n_ent, 1),), np.int32)
-    cap = max(1024, 2 * n)
+    # output capacity: remembered from earlier cycles, so that a kernel rerun is rare
+    cap = max(1024, 2 * n, ws.capacity)
     while True:
-        out_i = np.empty(cap, dtype=np.int64)
-        out_j = np.empty(cap, dtype=np.int64)
-        out_f = np.empty((8, cap), dtype=np.float64)
-        out_b = np.empty((2, cap), dtype=np.bool_)
+        out_i = ws.get("out_i", (cap,), np.int64)
+        out_j = ws.get("out_j", (cap,), np.int64)
+        out_f = ws.get("out_f", (8, cap), np.float64)
+        out_b = ws.get("out_b", (2, cap), np.bool_)
         count, ncand = _kernels.grid_pairs(
             px,
             py,
@@ -526,11 +529,11 @@ def detect_conflicts(states: TrackStates, params: DetectionParams | None = None)
             rules.r,
             rules.h,
             rules.t,
-            blo,
-            bhi,
-            clo,
-            chi,
+            box,
+            cells,
             extent,
+            cell_m,
+            cell_alt_m,
             dense,
             start,
             skey,
@@ -542,10 +545,11 @@ def detect_conflicts(states: TrackStates, params: DetectionParams | None = None)
         )
         if count <= cap:
             break
-        cap = int(count)
+        cap = int(count * 1.25) + 1
+    ws.capacity = max(ws.capacity, int(count * 1.25))
     oi, oj = order[out_i[:count]], order[out_j[:count]]
     i, j = np.minimum(oi, oj), np.maximum(oi, oj)
-    order = np.lexsort((j, i))
+    order = np.argsort(i * max(n, 1) + j)
     i, j = i[order], j[order]
     f = out_f[:, :count][:, order]
     b = out_b[:, :count][:, order]
