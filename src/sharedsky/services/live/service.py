@@ -444,6 +444,7 @@ class LiveService:
         self._thread: threading.Thread | None = None
         self._cycle_lock = threading.Lock()
         self.last_cycle: CycleReport | None = None
+        self._lists_cache: tuple[TrackStates, dict[str, list[Any]]] | None = None
         self.cycles = 0
 
     # -- input ----------------------------------------------------------------------------
@@ -853,20 +854,35 @@ class LiveService:
 
     # -- detections -------------------------------------------------------------------------
 
+    _INPUT_FIELDS = ("track_id", "party", "t", "lat", "lon", "alt_m", "gs_mps", "trk_deg", "vs_mps")
+
+    def _lists(self, states: TrackStates) -> dict[str, list[Any]]:
+        """The columns of ``states`` as Python lists (cached for the last states seen): numpy
+        scalar access per alert row would dominate a cycle with thousands of alerts."""
+        cached = self._lists_cache
+        if cached is not None and cached[0] is states:
+            return cached[1]
+        lists = {f: getattr(states, f).tolist() for f in self._INPUT_FIELDS}
+        for f in ("alt_m", "gs_mps", "trk_deg", "vs_mps"):
+            lists[f] = [v if v == v else None for v in lists[f]]  # NaN -> None
+        self._lists_cache = (states, lists)
+        return lists
+
     def _track_input(self, states: TrackStates, k: int, now: float) -> AlertInput:
-        t = float(states.t[k])
+        c = self._lists(states)
+        t = c["t"][k]
         return AlertInput(
             kind="track",
-            id=str(states.track_id[k]),
-            party=str(states.party[k]),
+            id=str(c["track_id"][k]),
+            party=str(c["party"][k]),
             t=t,
             data_age_s=round(now - t, 3),
-            lat=_f(states.lat[k]),
-            lon=_f(states.lon[k]),
-            alt_m=_f(states.alt_m[k]),
-            gs_mps=_f(states.gs_mps[k]),
-            trk_deg=_f(states.trk_deg[k]),
-            vs_mps=_f(states.vs_mps[k]),
+            lat=c["lat"][k],
+            lon=c["lon"][k],
+            alt_m=c["alt_m"][k],
+            gs_mps=c["gs_mps"][k],
+            trk_deg=c["trk_deg"][k],
+            vs_mps=c["vs_mps"][k],
         )
 
     def _implausible(
@@ -934,57 +950,65 @@ class LiveService:
             )
             calt = states.alt_m[rows] + np.nan_to_num(states.vs_mps[rows]) * dt
         m = len(c)
+        cols = self._lists(states)
+        ids, pty = cols["track_id"], cols["party"]
+        ai, bi = a_idx.tolist(), b_idx.tolist()
+        t_in, t_out, t_cpa = c.t_in.tolist(), c.t_out.tolist(), c.t_cpa.tolist()
+        d_cpa, dalt, los = c.d_cpa_m.tolist(), c.dalt_cpa_m.tolist(), c.los.tolist()
+        hor, ver, look = c.horizontal_m.tolist(), c.vertical_m.tolist(), c.lookahead_s.tolist()
+        ca, lvls = c.cannot_assess.tolist(), levels.tolist()
+        cpa = np.column_stack([clat, clon, calt])
+        cpa = np.where(np.isfinite(cpa), cpa, np.nan).tolist()
+        level_of = {"WARNING": LiveLevel.WARNING, "CAUTION": LiveLevel.CAUTION}
+        old_age = f"a track is older than {self.config.quality.max_age_s} s"
         for r in range(m):
-            a, b = int(a_idx[r]), int(b_idx[r])
-            if states.track_id[a] == states.track_id[b]:
+            a, b = ai[r], bi[r]
+            if ids[a] == ids[b]:
                 continue  # one aircraft seen by two parties (see the module docstring)
-            pa, pb = str(states.party[a]), str(states.party[b])
-            ia = f"{pa}/{states.track_id[a]}"
-            ib = f"{pb}/{states.track_id[b]}"
-            first, second = (a, b) if ia <= ib else (b, a)
-            key = "conflict|" + "|".join(sorted((ia, ib)))
-            parties = tuple(sorted({pa, pb}))
+            pa, pb = pty[a], pty[b]
+            ia = f"{pa}/{ids[a]}"
+            ib = f"{pb}/{ids[b]}"
+            if ia <= ib:
+                first, second, ra, rb = a, b, r, r + m
+            else:
+                first, second, ra, rb = b, a, r + m, r
+                ia, ib = ib, ia
+            key = f"conflict|{ia}|{ib}"
+            parties = (pa, pb) if pa < pb else (pb, pa)
             inputs = (self._track_input(states, first, now), self._track_input(states, second, now))
-            if bool(c.cannot_assess[r]):
+            if ca[r]:
                 cands[key] = _Candidate(
                     key,
                     AlertKind.CANNOT_ASSESS,
                     LiveLevel.SYSTEM,
                     parties,
                     inputs,
-                    {"reason": f"a track is older than {self.config.quality.max_age_s} s"},
+                    {"reason": old_age},
                     f"cannot assess {ia} / {ib}: data too old",
                 )
                 continue
-            lv = str(levels[r])
-            level = {
-                "WARNING": LiveLevel.WARNING,
-                "CAUTION": LiveLevel.CAUTION,
-            }.get(lv, LiveLevel.ADVISORY)
-            ra, rb = (r, r + m) if first == a else (r + m, r)
+            pos_a = [None if v != v else v for v in cpa[ra]]
+            pos_b = [None if v != v else v for v in cpa[rb]]
             geom = {
-                "t_in_s": round(float(c.t_in[r]), 2),
-                "t_out_s": round(float(c.t_out[r]), 2),
-                "t_cpa_s": round(float(c.t_cpa[r]), 2),
-                "cpa_at": _iso(now + float(c.t_cpa[r])),
-                "d_cpa_m": round(float(c.d_cpa_m[r]), 1),
-                "dalt_cpa_m": round(float(c.dalt_cpa_m[r]), 1),
-                "los": bool(c.los[r]),
+                "t_in_s": round(t_in[r], 2),
+                "t_out_s": round(t_out[r], 2),
+                "t_cpa_s": round(t_cpa[r], 2),
+                "cpa_at": _iso(now + t_cpa[r]),
+                "d_cpa_m": round(d_cpa[r], 1),
+                "dalt_cpa_m": round(dalt[r], 1),
+                "los": bool(los[r]),
                 "minima": {
-                    "horizontal_m": round(float(c.horizontal_m[r]), 1),
-                    "vertical_m": round(float(c.vertical_m[r]), 1),
-                    "lookahead_s": float(c.lookahead_s[r]),
+                    "horizontal_m": round(hor[r], 1),
+                    "vertical_m": round(ver[r], 1),
+                    "lookahead_s": look[r],
                 },
-                "cpa_positions": [
-                    [_f(clat[ra]), _f(clon[ra]), _f(calt[ra])],
-                    [_f(clat[rb]), _f(clon[rb]), _f(calt[rb])],
-                ],
+                "cpa_positions": [pos_a, pos_b],
             }
             what = "separation lost" if geom["los"] else f"conflict in {geom['t_in_s']:.0f} s"
             cands[key] = _Candidate(
                 key,
                 AlertKind.CONFLICT,
-                level,
+                level_of.get(lvls[r], LiveLevel.ADVISORY),
                 parties,
                 inputs,
                 geom,
