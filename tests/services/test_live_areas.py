@@ -3,18 +3,46 @@ lines, conformance of linked tracks, and need to know in the picture."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from live_helpers import T0, Clock, batch, east_of, state
 
-from conftest import T0 as T0_DT
-from conftest import FakeClock, new_id, oir_params, vol
 from sharedsky.errors import NotFound
-from sharedsky.model import Caller, PutConstraint
+from sharedsky.model import (
+    Caller,
+    LatLng,
+    OperationalIntentState,
+    Polygon,
+    PutConstraint,
+    PutOperationalIntent,
+    Volume4D,
+)
 from sharedsky.model.alerts import AlertKind, LiveLevel
 from sharedsky.model.strategic import SCOPE_CONSTRAINT_MANAGEMENT, SCOPE_STRATEGIC_COORDINATION
 from sharedsky.services import StrategicService
 from sharedsky.services.live import LiveConfig, LiveService
 from sharedsky.store import Store
+
+T0_DT = datetime.fromtimestamp(T0, UTC)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def vol(lat: float, lon: float, *, size: float, hi: float) -> Volume4D:
+    square = Polygon(
+        (
+            LatLng(lat, lon),
+            LatLng(lat, lon + size),
+            LatLng(lat + size, lon + size),
+            LatLng(lat + size, lon),
+        )
+    )
+    return Volume4D(square, 0.0, hi, T0_DT, T0_DT + timedelta(hours=1))
+
 
 ALPHA = Caller("alpha", frozenset({SCOPE_STRATEGIC_COORDINATION}))
 CHARLIE = Caller("charlie", frozenset({SCOPE_CONSTRAINT_MANAGEMENT}))
@@ -22,7 +50,15 @@ CHARLIE = Caller("charlie", frozenset({SCOPE_CONSTRAINT_MANAGEMENT}))
 
 def plan(svc: StrategicService, lat: float, lon: float, size: float) -> str:
     oid = new_id()
-    svc.put_operational_intent(oid, None, oir_params(vol(lat, lon, size=size, hi=5000.0)), ALPHA)
+    params = PutOperationalIntent(
+        extents=(vol(lat, lon, size=size, hi=5000.0),),
+        key=(),
+        state=OperationalIntentState.ACCEPTED,
+        uss_base_url="https://alpha.example.com",
+        subscription_id=None,
+        new_subscription=None,
+    )
+    svc.put_operational_intent(oid, None, params, ALPHA)
     return oid
 
 
@@ -32,7 +68,7 @@ def eclock() -> Clock:
 
 
 def test_tracks_entering_another_partys_plan_and_a_hazard(
-    store: Store, svc: StrategicService, clock: FakeClock, eclock: Clock
+    store: Store, svc: StrategicService, eclock: Clock
 ) -> None:
     assert T0_DT.timestamp() == T0
     oid = plan(svc, 45.0, 5.0, 0.05)  # about 5.6 km x 3.9 km, 0..5000 m, for an hour
