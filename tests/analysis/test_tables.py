@@ -109,3 +109,17 @@ def test_write_read_round_trip(tmp_path: Path, name: str) -> None:
     assert back.t.tolist() == [1633608000.0, 1633608001.0]
     assert back.track_id.tolist() == ["aaa", "bbb"]
     assert back.vs_mps[1] == pytest.approx(-500 * FPM_TO_MPS)
+
+
+def test_public_surface_is_pinned() -> None:
+    import sharedsky.analysis as analysis
+
+    assert sorted(analysis.__all__) == sorted(
+        [
+            "DEFAULT_MERGE_GAP_S", "EPISODE_COLUMNS", "NUMERIC_COLUMNS", "REQUIRED_COLUMNS",
+            "EpisodeMerger", "LossEpisode", "ScanResult", "complete_rows", "current_separation",
+            "read_states", "read_table", "scan", "states_from_table", "write_table",
+        ]
+    )  # fmt: skip
+    for name in analysis.__all__:
+        assert getattr(analysis, name) is not None

@@ -4,6 +4,7 @@ separation (episodes with start, end and closest approach)."""
 from __future__ import annotations
 
 from sharedsky.analysis.scan import (
+    DEFAULT_MERGE_GAP_S,
     EPISODE_COLUMNS,
     EpisodeMerger,
     LossEpisode,
@@ -22,6 +23,7 @@ from sharedsky.analysis.tables import (
 )
 
 __all__ = [
+    "DEFAULT_MERGE_GAP_S",
     "EPISODE_COLUMNS",
     "NUMERIC_COLUMNS",
     "REQUIRED_COLUMNS",
