@@ -25,14 +25,17 @@ class AlertLevel(StrEnum):
 def classify_arrays(
     t_in: np.ndarray, los: np.ndarray, cannot_assess: np.ndarray, thresholds: AlertThresholds
 ) -> np.ndarray:
-    """Level names (numpy str array) from per-pair ``t_in``, ``los`` and ``cannot_assess``.
+    """Level names (object array of str) from per-pair ``t_in``, ``los`` and ``cannot_assess``.
 
     Comparisons are inclusive: ``t_in <= warning_s`` is a WARNING.
     """
     t_in = np.asarray(t_in, dtype=np.float64)
-    out = np.full(t_in.shape[0], AlertLevel.NONE.value, dtype="<U13")
+    code = np.full(t_in.shape[0], 2, dtype=np.int8)  # index into _NAMES
     with np.errstate(invalid="ignore"):
-        out[t_in <= thresholds.caution_s] = AlertLevel.CAUTION.value
-        out[(t_in <= thresholds.warning_s) | np.asarray(los, dtype=bool)] = AlertLevel.WARNING.value
-    out[np.asarray(cannot_assess, dtype=bool)] = AlertLevel.CANNOT_ASSESS.value
-    return out
+        code[t_in <= thresholds.caution_s] = 1
+        code[(t_in <= thresholds.warning_s) | np.asarray(los, dtype=bool)] = 0
+    code[np.asarray(cannot_assess, dtype=bool)] = 3
+    return _NAMES[code]
+
+
+_NAMES = np.array([level.value for level in AlertLevel], dtype=object)

@@ -549,27 +549,30 @@ def detect_conflicts(states: TrackStates, params: DetectionParams | None = None)
     ws.capacity = max(ws.capacity, int(count * 1.25))
     oi, oj = order[out_i[:count]], order[out_j[:count]]
     i, j = np.minimum(oi, oj), np.maximum(oi, oj)
-    order = np.argsort(i * max(n, 1) + j)
-    i, j = i[order], j[order]
-    f = out_f[:, :count][:, order]
-    b = out_b[:, :count][:, order]
-    los = np.ascontiguousarray(b[0])
-    cannot = np.ascontiguousarray(b[1])
-    t_in = np.ascontiguousarray(f[0])
+    del oi, oj
+    rows = np.argsort(i * max(n, 1) + j)
+    i, j = i[rows], j[rows]
+
+    def col(q: int) -> np.ndarray:
+        return out_f[q, :count][rows]
+
+    los = out_b[0, :count][rows]
+    cannot = out_b[1, :count][rows]
+    t_in = col(0)
     level = classify_arrays(t_in, los, cannot, params.thresholds)
     return Conflicts(
-        pairs=np.ascontiguousarray(np.vstack([i, j])),
+        pairs=np.vstack([i, j]),
         t_in=t_in,
-        t_out=np.ascontiguousarray(f[1]),
-        t_cpa=np.ascontiguousarray(f[2]),
-        d_cpa_m=np.ascontiguousarray(f[3]),
-        dalt_cpa_m=np.ascontiguousarray(f[4]),
+        t_out=col(1),
+        t_cpa=col(2),
+        d_cpa_m=col(3),
+        dalt_cpa_m=col(4),
         los=los,
         cannot_assess=cannot,
         level=level,
-        horizontal_m=np.ascontiguousarray(f[5]),
-        vertical_m=np.ascontiguousarray(f[6]),
-        lookahead_s=np.ascontiguousarray(f[7]),
+        horizontal_m=col(5),
+        vertical_m=col(6),
+        lookahead_s=col(7),
         invalid=np.flatnonzero(prep.status == 2),
         stale=np.flatnonzero(prep.status == 1),
         now=prep.now,
