@@ -7,8 +7,9 @@ import sharedsky.tactical as tactical
 EXPECTED = {
     "AlertLevel", "AlertThresholds", "AreaProximity", "Conflicts", "Conformance", "DataQuality",
     "DetectionParams", "LevelOccupancy", "Line", "LineCrossings", "MinimaRule", "MinimaTable",
-    "ProtectedVolume", "SeparationMinima", "TrackStates", "classify", "conformance",
-    "detect_area_proximity", "detect_conflicts", "detect_line_crossings",
+    "ProtectedVolume", "ResolutionAdvice", "SeparationMinima", "TrackStates", "classify",
+    "conformance", "detect_area_proximity", "detect_conflicts", "detect_line_crossings",
+    "resolution_advice",
 }  # fmt: skip
 
 

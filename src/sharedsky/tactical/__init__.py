@@ -18,6 +18,7 @@ disk; the first detection in a fresh environment takes a few seconds longer (com
 processes load the cache.
 """
 
+from sharedsky.tactical.advisories import ResolutionAdvice, resolution_advice
 from sharedsky.tactical.alerting import AlertLevel
 from sharedsky.tactical.areas import (
     AreaProximity,
@@ -54,6 +55,7 @@ __all__ = [
     "MinimaRule",
     "MinimaTable",
     "ProtectedVolume",
+    "ResolutionAdvice",
     "SeparationMinima",
     "TrackStates",
     "classify",
@@ -61,4 +63,5 @@ __all__ = [
     "detect_area_proximity",
     "detect_conflicts",
     "detect_line_crossings",
+    "resolution_advice",
 ]

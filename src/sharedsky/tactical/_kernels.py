@@ -597,3 +597,109 @@ def window_polygon_times(
                 out_entry[i] = s_
                 out_exit[i] = e_
                 break
+
+
+@njit(cache=True)
+def advise_pairs(
+    px: np.ndarray,
+    py: np.ndarray,
+    pz: np.ndarray,
+    vx: np.ndarray,
+    vy: np.ndarray,
+    vz: np.ndarray,
+    alt: np.ndarray,
+    vs: np.ndarray,
+    pair_i: np.ndarray,
+    pair_j: np.ndarray,
+    radius: np.ndarray,
+    half_height: np.ndarray,
+    lookahead: np.ndarray,
+    heading_step: float,
+    heading_max: float,
+    speed_step: float,
+    speed_max: float,
+    vs_step: float,
+    vs_max: float,
+    out: np.ndarray,
+) -> None:
+    """Smallest single manoeuvre of one aircraft (the other unchanged) after which the pair is
+    no longer in conflict under :func:`pair_geometry`.
+
+    Inputs: the detection frame's per-track arrays (Earth-centred positions and velocities,
+    altitude and vertical rate after level occupancy), the conflict pairs with their radius,
+    half-height and look-ahead, and the search grids: heading changes in ``heading_step``
+    (rad) up to ``heading_max``, ground-speed changes in ``speed_step`` up to ``speed_max``
+    (m/s, never below 0), vertical-rate changes in ``vs_step`` up to ``vs_max`` (m/s). For each
+    size the positive change is tried first. ``out`` (shape ``(6, m)``): heading change of i, of
+    j (rad), speed change of i, of j, vertical-rate change of i, of j; NaN when none within the
+    limits (always for a pair already in loss of separation: no manoeuvre undoes it at once).
+    """
+    m = pair_i.shape[0]
+    for k in range(m):
+        for q in range(6):
+            out[q, k] = np.nan
+        i = pair_i[k]
+        j = pair_j[k]
+        r = radius[k]
+        h = half_height[k]
+        t = lookahead[k]
+        hit, los, _, _, _, _, _ = pair_geometry(
+            px[i], py[i], pz[i], vx[i], vy[i], vz[i], alt[i], vs[i],
+            px[j], py[j], pz[j], vx[j], vy[j], vz[j], alt[j], vs[j], r, h, t,
+        )  # fmt: skip
+        if los or not hit:
+            continue
+        for side in range(2):
+            a = i if side == 0 else j
+            o = j if side == 0 else i
+            pn = math.sqrt(px[a] * px[a] + py[a] * py[a] + pz[a] * pz[a])
+            ux = px[a] / pn
+            uy = py[a] / pn
+            uz = pz[a] / pn
+            # local east and north at a (east defined from the longitude, also at the poles)
+            lon = math.atan2(uy, ux)
+            ex = -math.sin(lon)
+            ey = math.cos(lon)
+            nx_ = -uz * math.cos(lon)
+            ny_ = -uz * math.sin(lon)
+            nz_ = math.sqrt(max(0.0, 1.0 - uz * uz))
+            ve = vx[a] * ex + vy[a] * ey
+            vn = vx[a] * nx_ + vy[a] * ny_ + vz[a] * nz_
+            gs = math.sqrt(ve * ve + vn * vn)
+            trk = math.atan2(ve, vn)
+            for kind in range(3):
+                step = heading_step if kind == 0 else (speed_step if kind == 1 else vs_step)
+                limit = heading_max if kind == 0 else (speed_max if kind == 1 else vs_max)
+                if step <= 0.0:
+                    continue
+                n_steps = int(limit / step + 1e-9)
+                found = np.nan
+                for s_ in range(1, n_steps + 1):
+                    for sign in (1.0, -1.0):
+                        delta = sign * s_ * step
+                        g2 = gs
+                        t2 = trk
+                        v2 = vs[a]
+                        if kind == 0:
+                            t2 = trk + delta
+                        elif kind == 1:
+                            g2 = gs + delta
+                            if g2 < 0.0:
+                                continue
+                        else:
+                            v2 = vs[a] + delta
+                        e2 = g2 * math.sin(t2)
+                        n2 = g2 * math.cos(t2)
+                        wx = e2 * ex + n2 * nx_
+                        wy = e2 * ey + n2 * ny_
+                        wz = n2 * nz_
+                        c, _, _, _, _, _, _ = pair_geometry(
+                            px[a], py[a], pz[a], wx, wy, wz, alt[a], v2,
+                            px[o], py[o], pz[o], vx[o], vy[o], vz[o], alt[o], vs[o], r, h, t,
+                        )  # fmt: skip
+                        if not c:
+                            found = delta
+                            break
+                    if not np.isnan(found):
+                        break
+                out[2 * kind + side, k] = found
