@@ -146,3 +146,38 @@ def test_row_order_does_not_change_the_answer(case: tuple[TrackStates, Detection
     assert ra.keys() == rb.keys()
     for key, va in ra.items():  # bit-identical numbers (NaN for cannot-assess rows)
         assert np.array_equal(np.array(va), np.array(rb[key]), equal_nan=True)
+
+
+def test_worldwide_traffic_uses_the_hashed_grid_and_equals_the_twin(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Tracks over the whole globe (clusters so that there are conflicts): the grid is too
+    sparse for dense buckets and falls back to hashing; the answer is still the twin's."""
+    from sharedsky.tactical import _kernels
+
+    seen: list[bool] = []
+    real = _kernels.grid_pairs
+
+    def spy(*args: object) -> object:
+        seen.append(bool(args[25]))  # the ``dense`` argument
+        return real(*args)
+
+    monkeypatch.setattr(_kernels, "grid_pairs", spy)
+    rng = np.random.default_rng(11)
+    n_clusters, per = 40, 6
+    clat = np.degrees(np.arcsin(rng.uniform(-1, 1, n_clusters)))
+    clon = rng.uniform(-180, 180, n_clusters)
+    lat = np.clip(np.repeat(clat, per) + rng.normal(0, 0.1, n_clusters * per), -90, 90)
+    lon = (np.repeat(clon, per) + rng.normal(0, 0.1, n_clusters * per) + 180) % 360 - 180
+    n = lat.size
+    s = TrackStates.from_arrays(
+        [f"w{k}" for k in range(n)], rng.choice(["p", "q"], n), np.zeros(n), lat, lon,
+        np.round(rng.uniform(9000, 10000, n) / 304.8) * 304.8, rng.uniform(100, 250, n),
+        rng.uniform(0, 360, n), rng.choice([0.0, 5.0, -5.0], n),
+    )  # fmt: skip
+    params = DetectionParams(all_pairs=True)
+    c = detect_conflicts(s, params)
+    assert seen == [False]
+    exact, _, _ = naive_detect(s, params)
+    assert {tuple(p) for p in c.pairs.T.tolist()} == set(exact)
+    assert len(exact) > 10
