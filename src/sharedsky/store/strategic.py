@@ -592,6 +592,27 @@ class StrategicTx:
                 cells[eid].add(cell)
         return cells
 
+    def append_events(
+        self, rows: Sequence[tuple[datetime, str, str, str, str, dict[str, Any]]]
+    ) -> None:
+        """Append many rows ``(time, actor, operation, entity_type, entity_id, payload)`` to the
+        event log in one statement (in order)."""
+        if rows:
+            self._conn.execute(
+                insert(t.events),
+                [
+                    {
+                        "time": time,
+                        "actor": actor,
+                        "operation": operation,
+                        "entity_type": entity_type,
+                        "entity_id": entity_id,
+                        "payload": payload,
+                    }
+                    for time, actor, operation, entity_type, entity_id, payload in rows
+                ],
+            )
+
     def active_oirs(self, start: datetime, end: datetime) -> list[OirRecord]:
         """Every intent whose time range overlaps [start, end], with its cells; by id."""
         cond = self._overlap(t.oirs, None, None, start, end)

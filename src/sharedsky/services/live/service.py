@@ -442,6 +442,8 @@ class LiveService:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._recorder: threading.Thread | None = None
+        self._record_wake = threading.Event()
         self._cycle_lock = threading.Lock()
         self.last_cycle: CycleReport | None = None
         self._lists_cache: tuple[TrackStates, dict[str, list[Any]]] | None = None
@@ -733,23 +735,63 @@ class LiveService:
     # -- the loop ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the background detection loop (idempotent)."""
+        """Start the background detection loop and the recorder (idempotent).
+
+        The recorder appends transitions and deliveries to the event table in its own thread,
+        in batches, so that a slow database never delays detection or delivery.
+        """
         if self._thread is not None:
             return
         self._stop.clear()
         self._thread = threading.Thread(target=self._loop, name="live-detection", daemon=True)
+        self._recorder = threading.Thread(target=self._record, name="live-record", daemon=True)
         self._thread.start()
+        self._recorder.start()
+
+    def _record(self) -> None:
+        while not self._stop.is_set():
+            self._record_wake.wait(timeout=1.0)
+            self._record_wake.clear()
+            try:
+                self.flush_events()
+            except Exception:  # keep recording; the failure is logged
+                log.exception("recording live events failed")
 
     def stop(self) -> None:
         """Stop the loop and feeds, flush pending events."""
         self._stop.set()
         self._wake.set()
+        self._record_wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+        if self._recorder is not None:
+            self._recorder.join(timeout=30)
+            self._recorder = None
         self.flush_events()
 
+    def _warm_up(self) -> None:
+        """Compile (or load from cache) the engine's kernels before the first real cycle."""
+        two = TrackStates.from_arrays(
+            ["a", "b"],
+            ["x", "y"],
+            [0.0, 0.0],
+            [0.0, 0.0],
+            [0.0, 0.01],
+            [0.0, 0.0],
+            [100.0, 100.0],
+            [90.0, 270.0],
+            [0.0, 0.0],
+        )
+        detect_conflicts(two, DetectionParams(now=0.0))
+        square = ProtectedVolume(id="w", polygon=[(0.1, 0.1), (0.1, 0.2), (0.2, 0.2)])
+        detect_area_proximity(two, [square], now=0.0)
+
     def _loop(self) -> None:
+        try:
+            self._warm_up()
+        except Exception:  # detection itself will report what is wrong
+            log.exception("warm-up of the detection kernels failed")
         cfg = self.config
         min_gap = 1.0 / cfg.max_rate_hz
         max_gap = 1.0 / cfg.rate_hz
@@ -844,7 +886,10 @@ class LiveService:
             cands[cand.key] = cand
         transitions = self._book(cands, now)
         self._publish(transitions)
-        self.flush_events()
+        if self._recorder is not None:
+            self._record_wake.set()
+        else:  # driven by hand (tests, replays): record synchronously
+            self.flush_events()
         report = CycleReport(
             now, n, len(det), tuple(transitions), len(self._active), time.perf_counter() - t0
         )
@@ -1446,10 +1491,13 @@ class LiveService:
             pending, self._pending_events = self._pending_events, []
         if not pending:
             return 0
+        rows = [
+            (datetime.fromtimestamp(t, UTC), actor, op, et, eid, payload)
+            for t, actor, op, et, eid, payload in pending
+        ]
         try:
             with self.store.write() as tx:
-                for t, actor, op, et, eid, payload in pending:
-                    tx.append_event(datetime.fromtimestamp(t, UTC), actor, op, et, eid, payload)
+                tx.append_events(rows)
         except SharedskyError as exc:
             log.error("cannot append %d live events: %s (kept for retry)", len(pending), exc)
             with self._events_lock:
