@@ -78,17 +78,22 @@ def test_replay_pushes_a_recording_to_a_real_server(
     party = f"replay-{via}"
     ids = (f"{via}01", f"{via}02")
     _recording(tmp_path / "rec.csv", ids)
+    if via == "http":  # sign a token here with the key
+        credentials = ["--party", party, "--key", str(certs / "auth2.key")]
+    else:  # a token from a file (its sub is the party)
+        token = mint_token(
+            (certs / "auth2.key").read_bytes(), sub=party, scopes=[READ, "sharedsky.tracks.write"]
+        )
+        (tmp_path / "token").write_text(token + "\n")
+        credentials = ["--token-file", str(tmp_path / "token")]
     result = runner.invoke(
         app,
         [
             "replay",
             str(tmp_path / "rec.csv"),
-            "--party",
-            party,
+            *credentials,
             "--server",
             server.url,
-            "--key",
-            str(certs / "auth2.key"),
             "--speed",
             "20",
             "--via",

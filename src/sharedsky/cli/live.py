@@ -420,6 +420,19 @@ def _input_label(inp: dict[str, Any], names: dict[str, str]) -> str:
     return f"{label}/{inp['party']}" if inp.get("party") else label
 
 
+def _conflict_texts(g: dict[str, Any]) -> tuple[str, str]:
+    """("loss of separation now" / "loss in 45 s", "3.8 NM / 270 ft in 120 s") of a conflict."""
+    t_in = g.get("t_in_s")
+    if g.get("los") or (t_in is not None and t_in <= 0):
+        loss = "separation lost now"
+    else:
+        loss = f"loss in {t_in:.0f} s" if t_in is not None else "loss predicted"
+    d_nm = g["d_cpa_m"] / NM_TO_M
+    dz_ft = abs(g.get("dalt_cpa_m", 0.0)) * M_TO_FT
+    t_cpa = max(0.0, g.get("t_cpa_s", 0.0))
+    return loss, f"{d_nm:.1f} NM / {dz_ft:.0f} ft in {t_cpa:.0f} s"
+
+
 def describe_alert(alert: dict[str, Any], names: dict[str, str] | None = None) -> Text:
     """One line for an alert transition: level, status, what, geometry, parties."""
     names = names or {}
@@ -431,10 +444,8 @@ def describe_alert(alert: dict[str, Any], names: dict[str, str] | None = None) -
     text.append(" × ".join(_input_label(i, names) for i in inputs) or alert.get("kind", ""))
     g = alert.get("geometry") or {}
     if "d_cpa_m" in g:
-        d_nm = g["d_cpa_m"] / NM_TO_M
-        dz_ft = abs(g.get("dalt_cpa_m", 0.0)) * M_TO_FT
-        t_s = max(0.0, g.get("t_cpa_s", 0.0))
-        text.append(f"  CPA {d_nm:.1f} NM / {dz_ft:.0f} ft in {t_s:.0f} s", style="dim")
+        loss, closest = _conflict_texts(g)
+        text.append(f"  {loss}, closest {closest}", style="dim")
     elif alert.get("message"):
         text.append(f"  {alert['message']}", style="dim")
     text.append(f"  [{alert.get('id', '')[:8]}]", style="dim")
@@ -485,27 +496,22 @@ class _AlertBook:
 
 def _alerts_table(book: _AlertBook, names: dict[str, str], limit: int = 15) -> Table:
     table = Table(expand=True, show_edge=False, pad_edge=False)
-    for col in ("level", "kind", "inputs", "CPA", "in", "parties", "since"):
-        table.add_column(col, no_wrap=col != "inputs")
+    for col in ("level", "kind", "inputs", "loss", "closest", "parties", "since"):
+        table.add_column(col, no_wrap=col in ("level", "kind", "since"))
     order = sorted(
         book.active.values(),
         key=lambda a: (_LEVELS.index(a.get("level", "SYSTEM")), a.get("raised_at", "")),
     )
     for a in order[:limit]:
         g = a.get("geometry") or {}
-        cpa = (
-            f"{g['d_cpa_m'] / NM_TO_M:.1f} NM / {abs(g.get('dalt_cpa_m', 0)) * M_TO_FT:.0f} ft"
-            if "d_cpa_m" in g
-            else ""
-        )
-        t_in = f"{max(0.0, g['t_cpa_s']):.0f} s" if "t_cpa_s" in g else ""
+        t_in, cpa = _conflict_texts(g) if "d_cpa_m" in g else (str(a.get("message", "")), "")
         level = str(a.get("level", "?"))
         table.add_row(
             Text(level, style=_LEVEL_STYLE.get(level, "")),
             str(a.get("kind", "")),
             " × ".join(_input_label(i, names) for i in a.get("inputs", [])),
-            cpa,
             t_in,
+            cpa,
             ", ".join(a.get("parties", [])),
             _hms(_iso_to_epoch(a.get("raised_at"))),
         )
@@ -836,6 +842,27 @@ def _generate_key_pair(folder: Path) -> tuple[bytes, Path, Path]:
     return private, private_path, public_path
 
 
+def _warm_engine() -> None:
+    """Run the conflict engine once on two tracks, so that its kernels are compiled into the
+    on-disk cache that the server process then loads (instead of compiling while the demo's
+    first minute plays)."""
+    from sharedsky.tactical import (
+        DetectionParams,
+        ProtectedVolume,
+        TrackStates,
+        detect_area_proximity,
+        detect_conflicts,
+    )
+
+    two = TrackStates.from_arrays(
+        ["a", "b"], ["x", "y"], [0.0, 0.0], [0.0, 0.0], [0.0, 0.01], [0.0, 0.0], [100.0, 100.0],
+        [90.0, 270.0], [0.0, 0.0],
+    )  # fmt: skip
+    detect_conflicts(two, DetectionParams(now=0.0))
+    square = ProtectedVolume(id="w", polygon=[(0.1, 0.1), (0.1, 0.2), (0.2, 0.2)])
+    detect_area_proximity(two, [square], now=0.0)
+
+
 def _free_port() -> int:
     import socket
 
@@ -871,7 +898,10 @@ def _server(folder: Path, public_key: Path, port: int) -> Iterator[str]:
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHAREDSKY_")}
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        # Its own session: Ctrl-C reaches the demo, which then stops the server in order.
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
         try:
             deadline = time.monotonic() + 90.0
             while True:
@@ -945,6 +975,11 @@ def demo_command(
     parts = split_by_party(frame)
     folder = Path(tempfile.mkdtemp(prefix="sharedsky-demo-"))
     console = Console(highlight=False, soft_wrap=True)
+    began = time.monotonic()
+    with console.status("preparing the conflict engine (compiled on first use, then cached)"):
+        _warm_engine()
+    if time.monotonic() - began > 3:
+        console.print(f"conflict engine compiled in {time.monotonic() - began:.0f} s (cached now)")
     try:
         private, private_path, public_path = _generate_key_pair(folder)
         port = port or _free_port()
@@ -1062,8 +1097,11 @@ def _run_demo(
         th.join(timeout=10)
     counts: dict[str, dict[str, Any]] = {}
     for p in parties:
-        with contextlib.suppress(SharedskyError), LiveClient(url, tokens[p]) as client:
-            counts[p] = client.picture().get("counts", {})
+        try:
+            with LiveClient(url, tokens[p]) as client:
+                counts[p] = client.picture().get("counts", {})
+        except SharedskyError as exc:
+            console.print(f"[yellow]cannot read the picture of {p}: {exc.message}[/yellow]")
     for lst in listeners:
         lst.stop()
     if errors:
