@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from live_helpers import T0, Clock, ListFeed, batch, head_on, state
 
 from sharedsky.model.alerts import AlertKind, AlertStatus, LiveLevel
 from sharedsky.services.live import LiveConfig, LiveService
 from sharedsky.store import Store, open_store
+from tests.services.live_helpers import T0, Clock, ListFeed, batch, head_on, state
 
 
 @pytest.fixture

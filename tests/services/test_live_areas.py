@@ -7,7 +7,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from live_helpers import T0, Clock, batch, east_of, state
 
 from sharedsky.errors import NotFound
 from sharedsky.model import (
@@ -24,6 +23,7 @@ from sharedsky.model.strategic import SCOPE_CONSTRAINT_MANAGEMENT, SCOPE_STRATEG
 from sharedsky.services import StrategicService
 from sharedsky.services.live import LiveConfig, LiveService
 from sharedsky.store import Store
+from tests.services.live_helpers import T0, Clock, batch, east_of, state
 
 T0_DT = datetime.fromtimestamp(T0, UTC)
 

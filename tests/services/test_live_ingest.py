@@ -4,11 +4,11 @@ drop with notice, two parties reporting one aircraft."""
 from __future__ import annotations
 
 import pytest
-from live_helpers import T0, Clock, batch, east_of, state
 
 from sharedsky.errors import InvalidInput
 from sharedsky.model.alerts import AlertKind, LiveLevel
 from sharedsky.services.live import LiveConfig, LiveService
+from tests.services.live_helpers import T0, Clock, batch, east_of, state
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from conftest import T0, FakeClock, box, new_id
 from sharedsky.errors import AirspaceConflict
 from sharedsky.geo import cover_outline
 from sharedsky.model import (
@@ -35,6 +34,7 @@ from sharedsky.model import (
 from sharedsky.model.strategic import SCOPE_STRATEGIC_COORDINATION
 from sharedsky.services import StrategicService
 from sharedsky.store import Store
+from tests.services.conftest import T0, FakeClock, box, new_id
 
 CLIENTS = 8
 WRITES_PER_CLIENT = 8

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 
-from conftest import USS1, USS1_CMSA, USS2, FakeClock, new_id, oir_params, sub_params, vol
 from sharedsky.errors import (
     AirspaceConflict,
     AreaTooLarge,
@@ -29,6 +28,16 @@ from sharedsky.model import (
 from sharedsky.model.strategic import SCOPE_AVAILABILITY_ARBITRATION, Caller
 from sharedsky.services import StrategicService
 from sharedsky.store import Store
+from tests.services.conftest import (
+    USS1,
+    USS1_CMSA,
+    USS2,
+    FakeClock,
+    new_id,
+    oir_params,
+    sub_params,
+    vol,
+)
 
 S = OperationalIntentState
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import USS1, FakeClock, new_id, sub_params, vol
 from sharedsky.errors import AreaTooLarge, Conflict, InvalidInput, NotFound, PermissionDenied
 from sharedsky.model import NO_OVN_PHRASE, UssAvailabilityState
 from sharedsky.model.strategic import (
@@ -15,6 +14,7 @@ from sharedsky.model.strategic import (
 )
 from sharedsky.services import StrategicService
 from sharedsky.store import Store
+from tests.services.conftest import USS1, FakeClock, new_id, sub_params, vol
 
 CM = Caller("authority", frozenset({SCOPE_CONSTRAINT_MANAGEMENT}))
 CM2 = Caller("authority2", frozenset({SCOPE_CONSTRAINT_MANAGEMENT}))

@@ -6,13 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from conftest import USS1, USS2, FakeClock, new_id, oir_params, sub_params, vol
 from sharedsky.errors import AirspaceConflict, Conflict, InvalidInput, NotFound, PermissionDenied
 from sharedsky.model import NewSubscription, OperationalIntentState, Volume4D
 from sharedsky.model.strategic import SCOPE_CONSTRAINT_MANAGEMENT, Caller, PutConstraint
 from sharedsky.services import StrategicService
 from sharedsky.services.strategic import notification_index
 from sharedsky.store import Store
+from tests.services.conftest import USS1, USS2, FakeClock, new_id, oir_params, sub_params, vol
 
 S = OperationalIntentState
 CM = Caller("authority", frozenset({SCOPE_CONSTRAINT_MANAGEMENT}))

@@ -7,7 +7,6 @@ import math
 
 import numpy as np
 import pytest
-from scenarios import appendix, head_on_50nm
 
 from sharedsky.errors import InvalidInput
 from sharedsky.tactical import (
@@ -17,6 +16,7 @@ from sharedsky.tactical import (
     detect_conflicts,
     resolution_advice,
 )
+from tests.tactical.scenarios import appendix, head_on_50nm
 
 PARAMS = DetectionParams(minima=SeparationMinima.from_nm_ft(5, 1000))
 

@@ -8,7 +8,6 @@ import math
 import numpy as np
 import pytest
 
-from reference.naive_areas import line_crossing, outside_distance, volume_times
 from sharedsky.errors import InvalidInput
 from sharedsky.tactical import (
     Line,
@@ -18,6 +17,7 @@ from sharedsky.tactical import (
     detect_area_proximity,
     detect_line_crossings,
 )
+from tests.reference.naive_areas import line_crossing, outside_distance, volume_times
 
 LAT0, LON0 = 50.0, 5.0
 

@@ -7,9 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from scenarios import APPENDIX_EXPECTED, appendix, head_on_50nm, states
 
-from reference.naive_cpa import naive_detect
 from sharedsky.errors import InvalidInput
 from sharedsky.tactical import (
     AlertThresholds,
@@ -23,6 +21,8 @@ from sharedsky.tactical import (
     detect_conflicts,
 )
 from sharedsky.units import FT_TO_M, NM_TO_M
+from tests.reference.naive_cpa import naive_detect
+from tests.tactical.scenarios import APPENDIX_EXPECTED, appendix, head_on_50nm, states
 
 FIVE_NM = SeparationMinima.from_nm_ft(5, 1000)
 

@@ -11,7 +11,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reference.naive_cpa import naive_detect
 from sharedsky.tactical import (
     DetectionParams,
     LevelOccupancy,
@@ -21,6 +20,7 @@ from sharedsky.tactical import (
     detect_conflicts,
 )
 from sharedsky.units import FT_TO_M, NM_TO_M
+from tests.reference.naive_cpa import naive_detect
 
 CENTRES = [(50.0, 5.0), (0.0, 179.95), (-0.2, -179.9), (89.7, 40.0), (-89.9, -120.0), (-45, -60)]
 

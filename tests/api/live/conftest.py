@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
-from live_api_helpers import READ, WRITE, Clock
 
 from sharedsky.api import create_app
 from sharedsky.config import Settings
+from tests.api.live.live_api_helpers import READ, WRITE, Clock
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

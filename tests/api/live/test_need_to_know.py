@@ -10,9 +10,9 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from live_api_helpers import READ, WRITE, east_of, state
 
 from sharedsky.testing import box_volume
+from tests.api.live.live_api_helpers import READ, WRITE, east_of, state
 
 Hdr = Callable[..., dict[str, str]]
 SC = "utm.strategic_coordination"

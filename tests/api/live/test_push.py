@@ -13,7 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from live_api_helpers import READ, WRITE, state
+
+from tests.api.live.live_api_helpers import READ, WRITE, state
 
 Hdr = Callable[..., dict[str, str]]
 

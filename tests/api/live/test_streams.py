@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from live_api_helpers import head_on, serve_in_thread
 from websockets.sync.client import connect
 
 from sharedsky.testing import ServerProcess
+from tests.api.live.live_api_helpers import head_on, serve_in_thread
 
 Hdr = Callable[..., dict[str, str]]
 
