@@ -442,6 +442,7 @@ class LiveService:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._autostart = False
         self._recorder: threading.Thread | None = None
         self._record_wake = threading.Event()
         self._cycle_lock = threading.Lock()
@@ -472,6 +473,7 @@ class LiveService:
             push.last = now
             applied, stale, flagged = tracks.ingest(batch, now, self._rules)
         if applied:
+            self._ensure_running()
             self._wake.set()
         return IngestResult(len(batch), batch.rejects, flagged, stale)
 
@@ -498,6 +500,7 @@ class LiveService:
         with self._lock:
             self._known.add(party)
             self._feeds.append(runner)
+        self._ensure_running()
         runner.thread.start()
 
     def link_track(self, party: str, track_id: str, plan_id: str) -> None:
@@ -713,6 +716,7 @@ class LiveService:
         sub = AlertSubscription(self, party)
         with self._lock:
             self._subs.add(sub)
+        self._ensure_running()
         return sub
 
     def _unsubscribe(self, sub: AlertSubscription) -> None:
@@ -738,10 +742,24 @@ class LiveService:
         """Start the background detection loop and the recorder (idempotent).
 
         The recorder appends transitions and deliveries to the event table in its own thread,
-        in batches, so that a slow database never delays detection or delivery.
+        in batches, so that a slow database never delays detection or delivery. The threads
+        start at once when the configuration names parties (their silence is watched from the
+        start), else with the first track, feed or subscription: a server used only as a DSS
+        spends nothing on the live picture.
         """
-        if self._thread is not None:
+        self._autostart = True
+        if self.config.parties:
+            self._ensure_running()
+
+    def _ensure_running(self) -> None:
+        if not self._autostart or self._thread is not None:
             return
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._start_threads()
+
+    def _start_threads(self) -> None:
         self._stop.clear()
         self._thread = threading.Thread(target=self._loop, name="live-detection", daemon=True)
         self._recorder = threading.Thread(target=self._record, name="live-record", daemon=True)
@@ -759,6 +777,7 @@ class LiveService:
 
     def stop(self) -> None:
         """Stop the loop and feeds, flush pending events."""
+        self._autostart = False
         self._stop.set()
         self._wake.set()
         self._record_wake.set()
