@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from sharedsky.feeds import FeedHealth, TrackBatch
 from sharedsky.model.alerts import AlertKind, AlertStatus, LiveLevel
 from sharedsky.services.live import LiveConfig, LiveService
 from sharedsky.store import Store, open_store
@@ -178,3 +179,46 @@ def test_transitions_and_deliveries_are_recorded(store: Store, clock: Clock) -> 
     assert [e.operation for e in events] == ["raised", "delivered"]
     assert events[0].payload == raised.to_dict()
     assert events[1].payload == {"party": "alpha", "channel": "ws", "seq": 1, "status": "raised"}
+
+
+class FailingFeed:
+    """A real feed whose source breaks after one batch."""
+
+    name = "sbs:broken"
+
+    def batches(self) -> Iterator[TrackBatch]:
+        yield batch(state("A1", T0, 45, 5))
+        raise ConnectionResetError("peer closed the socket")
+
+    def health(self) -> FeedHealth:
+        return FeedHealth(True, 1, 1, 0, 0.0)
+
+
+def test_a_failing_feed_never_stops_the_service(clock: Clock) -> None:
+    live = LiveService(None, LiveConfig(silence_after_s=600), clock)
+    live.attach_feed("alpha", FailingFeed())
+    live._feeds[0].thread.join(timeout=10)  # type: ignore[union-attr]
+    (status,) = live.feeds("alpha")[1:]
+    assert status.error == "ConnectionResetError: peer closed the socket"
+    assert status.health.connected is False
+    (a,) = [a for a in live.run_detection_cycle(T0).transitions if a.kind == "feed_silent"]
+    assert "peer closed the socket" in a.message and a.parties == ("alpha",)
+    # the batch read before the failure is in the picture, and pushes still work
+    assert live.ingest("alpha", batch(state("A2", T0, 45, 6))).accepted == 1
+    assert {v.track_id for v in live.picture("alpha")} == {"A1", "A2"}
+
+
+def test_a_slow_subscriber_is_told_what_it_lost(live: LiveService) -> None:
+    sub = live.subscribe("alpha")
+    sub._maxlen = 2
+    for k in range(4):
+        sub.push({"type": "notice", "k": k})
+    items = sub.drain()
+    assert items == [
+        {"type": "lagged", "lost": 2},
+        {"type": "notice", "k": 2},
+        {"type": "notice", "k": 3},
+    ]
+    sub.close()
+    sub.push({"type": "notice", "k": 9})
+    assert sub.drain() == []
