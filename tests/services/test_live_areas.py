@@ -115,6 +115,12 @@ def test_conformance_of_a_linked_track(store: Store, svc: StrategicService, eclo
     assert out.parties == ("alpha",) and out.geometry["plan_id"] == oid
     assert out.geometry["vertical_excess_m"] == pytest.approx(1000.0)
     assert live.links("alpha") == {"A1": oid} and live.links("bravo") == {}
+    # after the plan's end the track has no active plan volume at all
+    t = T0 + 2 * 3600
+    live.ingest("alpha", batch(state("A1", t, 45.025, 5.02, gs=0.0)), now=t)
+    (after,) = live.run_detection_cycle(t).transitions
+    assert after.id == out.id and after.status == "updated"
+    assert after.geometry["no_active_plan_volume"] is True
 
 
 def test_configured_volume_and_border() -> None:

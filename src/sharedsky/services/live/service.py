@@ -118,6 +118,18 @@ __all__ = [
 log = logging.getLogger("sharedsky.live")
 
 SYSTEM_ACTOR = "sharedsky"
+_STATE_FIELDS = (
+    "party",
+    "t",
+    "lat",
+    "lon",
+    "alt_m",
+    "gs_mps",
+    "trk_deg",
+    "vs_mps",
+    "pos_accuracy_m",
+    "vel_accuracy_mps",
+)
 _ACTIVE_OIR_STATES = {"Accepted", "Activated", "Nonconforming", "Contingent"}
 _MAX_PARTY_LEN = 255
 
@@ -1190,78 +1202,43 @@ class LiveService:
     ) -> None:
         if not links:
             return
-        keys = np.array(
-            [
-                f"{p}\x1f{t}"
-                for p, t in zip(states.party.tolist(), states.track_id.tolist(), strict=True)
-            ],
-            dtype=object,
-        )
-        linked = np.flatnonzero(
-            [
-                (p, t) in links
-                for p, t in zip(states.party.tolist(), states.track_id.tolist(), strict=True)
-            ]
-        )
-        if linked.size == 0:
+        cols = self._lists(states)
+        pairs = list(zip(cols["party"], cols["track_id"], strict=True))
+        linked = [k for k, pt in enumerate(pairs) if pt in links]
+        if not linked:
             return
-        sub = states.select(linked)
-        sub = TrackStates(
-            **{
-                **{
-                    f: getattr(sub, f)
-                    for f in (
-                        "party",
-                        "t",
-                        "lat",
-                        "lon",
-                        "alt_m",
-                        "gs_mps",
-                        "trk_deg",
-                        "vs_mps",
-                        "pos_accuracy_m",
-                        "vel_accuracy_mps",
-                    )
-                },
-                "track_id": keys[linked],
-            }
-        )
-        plan_vols: dict[str, list[ProtectedVolume]] = {}
-        plan_of: dict[str, str] = {}
-        for j, k in enumerate(linked.tolist()):
-            p, t = str(states.party[k]), str(states.track_id[k])
-            pid = links[(p, t)]
-            plan_of[str(sub.track_id[j])] = pid
-            owner, vols = plans.get(pid, (None, []))
-            # only the party's own plan counts; a plan gone from the DSS gives no volumes
-            plan_vols[str(sub.track_id[j])] = vols if owner == p else []
-        res = conformance(
-            sub,
-            {k2: v for k2, v in plan_vols.items() if v}
-            | {k2: [_NOWHERE] for k2, v in plan_vols.items() if not v},
-            tolerance_m=self.config.conformance_tolerance_m,
-        )
-        for j, k in enumerate(linked.tolist()):
+        # track ids are unique per party only: key the conformance check by party and id
+        sub = states.select(np.asarray(linked))
+        keys = np.array([f"{pairs[k][0]}\x1f{pairs[k][1]}" for k in linked], dtype=object)
+        sub = TrackStates(**{**{f: getattr(sub, f) for f in _STATE_FIELDS}, "track_id": keys})
+        volumes: dict[str, list[ProtectedVolume]] = {}
+        for key, k in zip(keys.tolist(), linked, strict=True):
+            owner, vols = plans.get(links[pairs[k]], (None, []))
+            # only the party's own plan counts; a plan gone from the DSS gives no volume, and
+            # a volume that is never active makes conformance() report the track as outside
+            volumes[key] = vols if (owner == pairs[k][0] and vols) else [_NOWHERE]
+        res = conformance(sub, volumes, tolerance_m=self.config.conformance_tolerance_m)
+        for j, k in enumerate(linked):
             if res.conforming[j]:
                 continue
-            p, t = str(states.party[k]), str(states.track_id[k])
-            pid = plan_of[str(sub.track_id[j])]
-            key = f"conformance|{p}/{t}|{pid}"
-            no_plan = not plan_vols[str(sub.track_id[j])]
+            party, tid = pairs[k]
+            pid = links[pairs[k]]
+            no_volume = bool(res.volume[j] < 0)
             geom = {
                 "plan_id": pid,
-                "horizontal_excess_m": None if no_plan else _f(res.horizontal_excess_m[j]),
-                "vertical_excess_m": None if no_plan else _f(res.vertical_excess_m[j]),
-                "no_active_plan_volume": bool(no_plan or res.volume[j] < 0),
+                "horizontal_excess_m": None if no_volume else _f(res.horizontal_excess_m[j]),
+                "vertical_excess_m": None if no_volume else _f(res.vertical_excess_m[j]),
+                "no_active_plan_volume": no_volume,
             }
+            key = f"conformance|{party}/{tid}|{pid}"
             cands[key] = _Candidate(
                 key,
                 AlertKind.CONFORMANCE,
                 LiveLevel.CAUTION,
-                (p,),
-                (self._track_input(states, k, now), AlertInput(kind="plan", id=pid, party=p)),
+                (party,),
+                (self._track_input(states, k, now), AlertInput(kind="plan", id=pid, party=party)),
                 geom,
-                f"track {t} of {p} outside its plan {pid}",
+                f"track {tid} of {party} outside its plan {pid}",
             )
 
     def _silence_inputs(self, now: float) -> list[_Candidate]:
