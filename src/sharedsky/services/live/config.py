@@ -22,6 +22,8 @@ also accept ``horizontal_nm`` / ``vertical_ft`` (converted here). Unknown keys a
       "clear_after_s": 0,          # an alert no longer detected for longer is cleared
       "dss_refresh_s": 5,          # how often plan and hazard volumes are re-read
       "conformance_tolerance_m": 0,
+      "history_max": 50000,        # alert transitions kept in memory for GET (the event
+                                   # table keeps them all)
       "alerts": {"caution_s": 300, "warning_s": 120},
       "quality": {"max_age_s": 30, "horizontal_growth_mps": 5, ...},   # DataQuality fields
       "minima": {
@@ -361,7 +363,7 @@ class LiveConfig:
     clear_after_s: float = 0.0
     dss_refresh_s: float = 5.0
     conformance_tolerance_m: float = 0.0
-    history_max: int = 100_000
+    history_max: int = 50_000
     minima: MinimaTable = field(default_factory=MinimaTable)
     thresholds: AlertThresholds = field(default_factory=AlertThresholds)
     quality: DataQuality = field(default_factory=DataQuality)
@@ -405,7 +407,7 @@ class LiveConfig:
             "clear_after_s": (0.0, True),
             "dss_refresh_s": (5.0, True),
             "conformance_tolerance_m": (0.0, True),
-            "history_max": (100_000.0, False),
+            "history_max": (50_000.0, False),
         }
         _check_keys(
             doc,
