@@ -95,6 +95,9 @@ def test_picture_and_alert_matrix(lc: TestClient, hdr: Hdr, live_app: FastAPI, n
     assert {a["id"] for a in active} == {a["id"] for a in a_alerts}
     later = lc.get(f"/live/v1/alerts?since={now + 1}", headers=hdr("alpha")).json()["alerts"]
     assert later == []
+    iso = datetime.fromtimestamp(now, UTC).isoformat()
+    same = lc.get("/live/v1/alerts", params={"since": iso}, headers=hdr("alpha")).json()
+    assert same["alerts"] == a_alerts
     assert lc.get("/live/v1/alerts?since=soon", headers=hdr("alpha")).status_code == 400
 
 
