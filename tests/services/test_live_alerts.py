@@ -117,7 +117,9 @@ def test_a_track_without_kinematics_cannot_be_assessed(live: LiveService) -> Non
 
 
 def test_a_silent_party_raises_a_system_alert_to_everyone(clock: Clock) -> None:
-    live = LiveService(None, LiveConfig(silence_after_s=10, drop_after_s=120), clock)
+    live = LiveService(
+        None, LiveConfig(silence_after_s=10, drop_after_s=120, clear_after_s=0), clock
+    )
     live.ingest("alpha", batch(state("A1", T0, 45, 5)))
     live.ingest("bravo", batch(state("B1", T0, 10, 5)))
     sub = live.subscribe("bravo")

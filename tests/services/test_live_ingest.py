@@ -19,7 +19,9 @@ def clock() -> Clock:
 @pytest.fixture
 def live(clock: Clock) -> LiveService:
     return LiveService(
-        None, LiveConfig(coast_after_s=5, drop_after_s=60, silence_after_s=600), clock
+        None,
+        LiveConfig(coast_after_s=5, drop_after_s=60, silence_after_s=600, clear_after_s=0),
+        clock,
     )
 
 

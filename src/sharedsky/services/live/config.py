@@ -19,7 +19,8 @@ also accept ``horizontal_nm`` / ``vertical_ft`` (converted here). Unknown keys a
       "future_tolerance_s": 5,     # report times further ahead of server time are flagged
       "max_speed_mps": 1020.9,     # Mach 3 at sea level: faster reports are flagged
       "jump_tolerance_m": 5000,    # a position step beyond this + max_speed*dt is flagged
-      "clear_after_s": 0,          # an alert no longer detected for longer is cleared
+      "clear_after_s": 10,         # an alert no longer detected for longer is cleared
+                                   # (hysteresis: no flapping at the edges of the minima)
       "dss_refresh_s": 5,          # how often plan and hazard volumes are re-read
       "conformance_tolerance_m": 0,
       "history_max": 50000,        # alert transitions kept in memory for GET (the event
@@ -360,7 +361,7 @@ class LiveConfig:
     future_tolerance_s: float = 5.0
     max_speed_mps: float = MACH3_MPS
     jump_tolerance_m: float = 5_000.0
-    clear_after_s: float = 0.0
+    clear_after_s: float = 10.0
     dss_refresh_s: float = 5.0
     conformance_tolerance_m: float = 0.0
     history_max: int = 50_000
