@@ -496,23 +496,30 @@ class _AlertBook:
 
 def _alerts_table(book: _AlertBook, names: dict[str, str], limit: int = 15) -> Table:
     table = Table(expand=True, show_edge=False, pad_edge=False)
-    for col in ("level", "kind", "inputs", "loss", "closest", "parties", "since"):
-        table.add_column(col, no_wrap=col in ("level", "kind", "since"))
+    table.add_column("level", no_wrap=True, min_width=8)
+    table.add_column("what", ratio=1, min_width=24, overflow="fold")
+    table.add_column("loss", no_wrap=True)
+    table.add_column("closest", no_wrap=True)
+    table.add_column("since", no_wrap=True, min_width=8)
     order = sorted(
         book.active.values(),
         key=lambda a: (_LEVELS.index(a.get("level", "SYSTEM")), a.get("raised_at", "")),
     )
     for a in order[:limit]:
         g = a.get("geometry") or {}
-        t_in, cpa = _conflict_texts(g) if "d_cpa_m" in g else (str(a.get("message", "")), "")
+        what = Text(" × ".join(_input_label(i, names) for i in a.get("inputs", [])))
+        if "d_cpa_m" in g:
+            loss, closest = _conflict_texts(g)
+            loss = loss.replace("separation lost now", "lost now")
+        else:
+            loss = closest = ""
+            what.append(f" {a.get('kind', '')}: {a.get('message', '')}", style="dim")
         level = str(a.get("level", "?"))
         table.add_row(
             Text(level, style=_LEVEL_STYLE.get(level, "")),
-            str(a.get("kind", "")),
-            " × ".join(_input_label(i, names) for i in a.get("inputs", [])),
-            t_in,
-            cpa,
-            ", ".join(a.get("parties", [])),
+            what,
+            loss,
+            closest,
             _hms(_iso_to_epoch(a.get("raised_at"))),
         )
     if len(order) > limit:
