@@ -312,6 +312,7 @@ def grid_pairs(
     out_j: np.ndarray,
     out_f: np.ndarray,
     out_b: np.ndarray,
+    smask: np.ndarray,
 ) -> tuple[int, int]:
     """Candidate pairs from the grid of :func:`swept_boxes`, then the exact narrow phase.
 
@@ -340,12 +341,12 @@ def grid_pairs(
     nr = rule_r.shape[0]
     nb = start.shape[0] - 1
     mask = np.int64(nb - 1)
-    ox = _origin(cell_m)
     na = extent[7] - extent[3] + 1
     nz = (extent[6] - extent[2] + 1) * na
     ny = (extent[5] - extent[1] + 1) * nz
     nx = (extent[4] - extent[0] + 1) * ny
     start[:] = 0
+    kmax = 0
     for fill in range(2):
         for i in range(n):
             if status[i] == 2:
@@ -375,57 +376,80 @@ def grid_pairs(
                                     if not dense:
                                         skey[p] = key
                                     strk[p] = i
+                                    smask[p] = (
+                                        (1 if cx == c[0] else 0)
+                                        | (2 if cy == c[1] else 0)
+                                        | (4 if cz == c[2] else 0)
+                                        | (8 if ca == c[3] else 0)
+                                    )
                                     start[b] = p + 1
         if fill == 0:
             for b in range(nb):
+                kmax = max(kmax, start[b + 1])
                 start[b + 1] += start[b]
     # start[b] is now the end of bucket b (= the start of bucket b + 1)
     count = 0
     ncand = 0
     e0 = 0
-    here = np.empty(4, dtype=np.int64)
+    # one bucket's entries gathered contiguously: boxes, tracks, start masks, keys
+    lb = np.empty((max(kmax, 1), 8), dtype=np.float32)
+    lt = np.empty(max(kmax, 1), dtype=np.int64)
+    lm = np.empty(max(kmax, 1), dtype=np.int64)
+    lk = np.empty(max(kmax, 1), dtype=np.int64)
     for b in range(nb):
         e1 = start[b]
-        if e1 - e0 < 2:
+        k = e1 - e0
+        if k < 2:
             e0 = e1
             continue
+        s = 0
         if dense:
-            rem = b
-            s = rem // nx
-            rem -= s * nx
-            here[0] = rem // ny + extent[0]
-            rem %= ny
-            here[1] = rem // nz + extent[1]
-            rem %= nz
-            here[2] = rem // na + extent[2]
-            here[3] = rem % na + extent[3]
-        for ea_ in range(e0, e1):
-            i0 = strk[ea_]
+            s = b // nx
+        for q in range(k):
+            e = e0 + q
+            i0 = strk[e]
             if not dense:
-                key = skey[ea_]
+                key = skey[e]
+                lk[q] = key
                 s = key >> (4 * _AXIS_BITS)
-                for d in range(4):
-                    here[d] = (key >> ((3 - d) * _AXIS_BITS)) & _AXIS_MAX
-            for eb_ in range(ea_ + 1, e1):
-                if not dense and skey[eb_] != key:
+            lt[q] = i0
+            lm[q] = smask[e]
+            for d in range(8):
+                lb[q, d] = box[s, i0, d]
+        e0 = e1
+        for qa in range(k - 1):
+            ma = lm[qa]
+            i0 = lt[qa]
+            ka = lk[qa] if not dense else 0
+            x0 = lb[qa, 0]
+            y0 = lb[qa, 1]
+            z0 = lb[qa, 2]
+            a0 = lb[qa, 3]
+            x1 = lb[qa, 4]
+            y1 = lb[qa, 5]
+            z1 = lb[qa, 6]
+            a1 = lb[qa, 7]
+            for qb in range(qa + 1, k):
+                # the pair is tested in the cell holding the lower corner of the boxes'
+                # overlap: there, in every dimension, one of the two boxes starts
+                if (ma | lm[qb]) != 15:
                     continue
-                j0 = strk[eb_]
+                if not dense and lk[qb] != ka:
+                    continue
+                ov = (
+                    (max(x0, lb[qb, 0]) <= min(x1, lb[qb, 4]))
+                    & (max(y0, lb[qb, 1]) <= min(y1, lb[qb, 5]))
+                    & (max(z0, lb[qb, 2]) <= min(z1, lb[qb, 6]))
+                    & (max(a0, lb[qb, 3]) <= min(a1, lb[qb, 7]))
+                )
+                if not ov:
+                    continue
+                j0 = lt[qb]
                 i = min(i0, j0)
                 j = max(i0, j0)
                 if not all_pairs and party[i] == party[j]:
                     continue
-                if not _overlap(box, s, i, j):
-                    continue
-                # test the pair in the cell holding the lower corner of the overlap ...
-                ok = True
-                for d in range(4):
-                    size = cell_m if d < 2 else (cell_m * Z_CELL_FACTOR if d == 2 else cell_alt_m)
-                    org = ox if d < 3 else _ORIGIN_ALT
-                    if _cell(max(box[s, i, d], box[s, j, d]), org, size) != here[d]:
-                        ok = False
-                        break
-                if not ok:
-                    continue
+                s = b // nx if dense else ka >> (4 * _AXIS_BITS)
                 # ... of the first slot where the boxes overlap
                 earlier = False
                 for s2 in range(s):
@@ -499,7 +523,6 @@ def grid_pairs(
                     out_b[0, count] = los
                     out_b[1, count] = False
                 count += 1
-        e0 = e1
     return count, ncand
 
 

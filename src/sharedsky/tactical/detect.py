@@ -501,6 +501,7 @@ def detect_conflicts(states: TrackStates, params: DetectionParams | None = None)
     start = ws.get("start", (nb + 1,), np.int32)
     skey = ws.get("skey", (1 if dense else max(n_ent, 1),), np.int64)
     strk = ws.get("strk", (max(n_ent, 1),), np.int32)
+    smask = ws.get("smask", (max(n_ent, 1),), np.int8)
     # output capacity: remembered from earlier cycles, so that a kernel rerun is rare
     cap = max(1024, 2 * n, ws.capacity)
     while True:
@@ -542,6 +543,7 @@ def detect_conflicts(states: TrackStates, params: DetectionParams | None = None)
             out_j,
             out_f,
             out_b,
+            smask,
         )
         if count <= cap:
             break
