@@ -666,9 +666,9 @@ def replay_command(
     tally = _Tally()
     columns = (
         TextColumn("[bold]{task.description}"),
-        BarColumn(),
+        BarColumn(bar_width=24),
         MofNCompleteColumn(),
-        TextColumn("rows  rec {task.fields[rec]}  rejected {task.fields[rej]}"),
+        TextColumn("rec {task.fields[rec]} rej {task.fields[rej]}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
