@@ -55,6 +55,9 @@ done
 python="$MONITORING_PYTHON"
 [[ -d "$python" ]] && python="$python/bin/python"
 [[ -x "$python" ]] || die "MONITORING_PYTHON=$MONITORING_PYTHON is not an executable Python nor a venv folder"
+# Absolute paths: uss_qualifier runs from inside the checkout.
+monitoring_dir="$(cd "$MONITORING_DIR" && pwd)"
+[[ "$python" == /* ]] || python="$PWD/$python"
 "$python" -c 'import sys; sys.exit(sys.version_info < (3, 13))' \
     || die "MONITORING_PYTHON=$MONITORING_PYTHON is older than Python 3.13 (uss_qualifier needs 3.13)"
 "$python" -c 'import implicitdict, uas_standards, jwcrypto, s2sphere' 2>/dev/null \
@@ -166,7 +169,7 @@ echo "running uss_qualifier dss_probing (log: $run_dir/uss_qualifier.log) ..."
 started=$SECONDS
 set +e
 (
-    cd "$MONITORING_DIR"
+    cd "$monitoring_dir"
     SHAREDSKY_AUTH_1='NoAuth(sub=uss1)' SHAREDSKY_AUTH_2='NoAuth(sub=uss2)' \
         nice -n "$nice_level" "$python" -m monitoring.uss_qualifier.main "${qualifier_args[@]}"
 ) >"$run_dir/uss_qualifier.log" 2>&1

@@ -194,6 +194,8 @@ def summary_lines(runs: list[ScenarioRun]) -> list[str]:
         counts = Counter(f.severity for f in run.failed)
         failed = ", ".join(f"{counts[s]} {s}" for s in SEVERITY_ORDER if counts[s]) or "0"
         if run.skipped is not None:
+            if "scenarios_filter" in run.skipped:
+                continue  # left out on purpose by --filter
             lines.append(f"  skip {run.name:<{width}}  ({_clip(run.skipped, 120)})")
             continue
         mark = "FAIL" if run.blocking else ("warn" if run.failed else "ok")
