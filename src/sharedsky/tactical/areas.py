@@ -158,6 +158,31 @@ def _moving(states: TrackStates, now: float | None) -> _Moving:
     )
 
 
+class _LatIndex:
+    """Assessed tracks sorted by latitude: the tracks within a latitude band in O(log n).
+
+    Broad phase of the per-shape loops: a shape's test needs only the tracks that can come
+    within reach of it, and in every shape's local plane ``y = R·Δφ`` exactly, so a band of
+    latitude that holds all of them is conservative; the exact tests then run on those tracks
+    alone, element by element as on all of them (the same numbers)."""
+
+    def __init__(self, mv: _Moving, idx_ok: np.ndarray) -> None:
+        lat = mv.lat[idx_ok]
+        self.order = np.argsort(lat, kind="stable")
+        self.lat = lat[self.order]
+
+    def band(self, lat_lo: float, lat_hi: float) -> np.ndarray:
+        """Positions (into ``idx_ok``, ascending) of the tracks with lat_lo <= lat <= lat_hi."""
+        lo = int(np.searchsorted(self.lat, lat_lo, side="left"))
+        hi = int(np.searchsorted(self.lat, lat_hi, side="right"))
+        return np.sort(self.order[lo:hi])
+
+
+def _band_deg(distance_m: float) -> float:
+    """A latitude difference (deg) certainly covering ``distance_m`` along a meridian."""
+    return math.degrees((distance_m + 1.0) / EARTH_RADIUS_M) * (1.0 + 1e-9) + 1e-9
+
+
 @dataclass(frozen=True, eq=False)
 class AreaProximity:
     """Track × volume rows: ``pairs[0]`` track index, ``pairs[1]`` volume index; ``t_entry`` and
@@ -203,6 +228,9 @@ def detect_area_proximity(
     idx_ok = np.flatnonzero(mv.ok)
     speed = np.hypot(mv.ve, mv.vn)
     reach = speed * (lookahead_s + np.abs(mv.age))
+    # a track is near when |(x, y) + v·age| <= bound + reach, so |y| <= bound + 2·reach
+    reach2 = 2.0 * float(reach[idx_ok].max()) if idx_ok.size else 0.0
+    by_lat = _LatIndex(mv, idx_ok)
     rows_t: list[np.ndarray] = []
     rows_v: list[np.ndarray] = []
     rows_in: list[np.ndarray] = []
@@ -210,13 +238,18 @@ def detect_area_proximity(
     rows_inside: list[np.ndarray] = []
     for vi, vol in enumerate(volumes):
         lat0, lon0 = vol.reference
-        x, y = _to_local(mv.lat[idx_ok], mv.lon[idx_ok], lat0, lon0)
-        x = x + mv.ve[idx_ok] * mv.age[idx_ok]
-        y = y + mv.vn[idx_ok] * mv.age[idx_ok]
-        near = np.hypot(x, y) <= vol.bound_m() + reach[idx_ok] + 1.0
+        bound = vol.bound_m()
+        dlat = _band_deg(bound + reach2 + 1.0)
+        sel = idx_ok[by_lat.band(lat0 - dlat, lat0 + dlat)]
+        if not sel.size:
+            continue
+        x, y = _to_local(mv.lat[sel], mv.lon[sel], lat0, lon0)
+        x = x + mv.ve[sel] * mv.age[sel]
+        y = y + mv.vn[sel] * mv.age[sel]
+        near = np.hypot(x, y) <= bound + reach[sel] + 1.0
         if not near.any():
             continue
-        cand = idx_ok[near]
+        cand = sel[near]
         x, y = x[near], y[near]
         ve, vn = mv.ve[cand], mv.vn[cand]
         # window where band and activity hold
@@ -311,6 +344,9 @@ def detect_line_crossings(
         raise InvalidInput("must be a finite non-negative number of seconds", "lookahead_s")
     mv = _moving(states, now)
     idx_ok = np.flatnonzero(mv.ok)
+    reach = np.hypot(mv.ve, mv.vn) * (lookahead_s + np.abs(mv.age))
+    reach_max = float(reach[idx_ok].max()) if idx_ok.size else 0.0
+    by_lat = _LatIndex(mv, idx_ok)
     out_t: list[np.ndarray] = []
     out_l: list[np.ndarray] = []
     out_c: list[np.ndarray] = []
@@ -319,12 +355,17 @@ def detect_line_crossings(
         pts = np.asarray(line.points)
         lat0, lon0 = float(pts[0, 0]), float(pts[0, 1])
         lx, ly = _to_local(pts[:, 0], pts[:, 1], lat0, lon0)
-        x, y = _to_local(mv.lat[idx_ok], mv.lon[idx_ok], lat0, lon0)
-        ve, vn = mv.ve[idx_ok], mv.vn[idx_ok]
-        x = x + ve * mv.age[idx_ok]
-        y = y + vn * mv.age[idx_ok]
-        best = np.full(idx_ok.shape[0], np.inf)
-        seg = np.full(idx_ok.shape[0], -1, dtype=np.int64)
+        # a crossing puts the track on the line: |y − y_line| <= reach (y = R·Δφ + vn·τ')
+        dlat = _band_deg(reach_max)
+        sel = idx_ok[by_lat.band(float(pts[:, 0].min()) - dlat, float(pts[:, 0].max()) + dlat)]
+        if not sel.size:
+            continue
+        x, y = _to_local(mv.lat[sel], mv.lon[sel], lat0, lon0)
+        ve, vn = mv.ve[sel], mv.vn[sel]
+        x = x + ve * mv.age[sel]
+        y = y + vn * mv.age[sel]
+        best = np.full(sel.shape[0], np.inf)
+        seg = np.full(sel.shape[0], -1, dtype=np.int64)
         for k in range(pts.shape[0] - 1):
             ex, ey = lx[k + 1] - lx[k], ly[k + 1] - ly[k]
             den = ve * ey - vn * ex
@@ -338,7 +379,7 @@ def detect_line_crossings(
             seg = np.where(better, k, seg)
         keep = seg >= 0
         if keep.any():
-            out_t.append(idx_ok[keep])
+            out_t.append(sel[keep])
             out_l.append(np.full(int(keep.sum()), li, dtype=np.int64))
             out_c.append(best[keep])
             out_s.append(seg[keep])
