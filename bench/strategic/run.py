@@ -10,8 +10,12 @@ and retry. Clients run concurrently on loopback against ``sharedsky serve`` proc
 
 Printed per backend (SQLite, PostgreSQL), scenario and client count: successful writes per
 second, p50/p99 latency of the whole loop (query to acknowledged write), mean attempts per write,
-and loops that gave up. Reference DSS figures (InterUSS, CockroachDB, 10 Locust users): about
-120-150 writes/s non-overlapping (p50 ~20 ms); 5-25 writes/s overlapping with p95 spikes of 25-50 s.
+loops that gave up, and how the machine's cores were shared during the run (CPU % of one core
+used by the load generator, the server processes, PostgreSQL, and everything else).
+
+The load generator is lean on purpose, because it shares the cores with the servers and the
+database: one asyncio process, one HTTP/1.1 keep-alive connection per client written and read by
+hand (no HTTP library), JSON by orjson.
 
 Run: ``.venv/bin/python bench/strategic/run.py`` (``--help`` for options). Not part of the tests.
 """
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -30,12 +35,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
+import orjson
 
 from sharedsky.testing import ServerProcess, box_volume, mint_token
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
+_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -46,39 +52,87 @@ class Result:
     errors: list[str] = field(default_factory=list)
 
 
+class Http:
+    """One HTTP/1.1 keep-alive connection: JSON in, (status, JSON) out. Content-Length only."""
+
+    def __init__(self, host: str, port: int, token: str) -> None:
+        self.host = host
+        self.port = port
+        self._head = (
+            f"Host: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
+            "Content-Type: application/json\r\n"
+        ).encode()
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, body: Any) -> tuple[int, Any]:
+        if self._writer is None:
+            self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
+        assert self._reader is not None
+        data = orjson.dumps(body)
+        self._writer.write(
+            f"{method} {path} HTTP/1.1\r\n".encode()
+            + self._head
+            + f"Content-Length: {len(data)}\r\n\r\n".encode()
+            + data
+        )
+        head = await self._reader.readuntil(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split(b" ", 2)[1])
+        length = -1
+        for line in lines[1:]:
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        if length < 0:
+            raise RuntimeError(f"response without Content-Length: {head!r}")
+        payload = await self._reader.readexactly(length)
+        return status, orjson.loads(payload) if payload else None
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
 async def _client(
     index: int,
-    urls: list[str],
+    lng: float,
+    ports: list[int],
     token: str,
     scenario: str,
     directory: dict[str, str],
     t0: datetime,
+    measure_from: float,
     stop_at: float,
     result: Result,
 ) -> None:
-    headers = {"Authorization": f"Bearer {token}"}
     lat = 46.5 if scenario == "same-cells" else 40.0 + 0.2 * index
-    lng = 7.5
     entity_id = str(uuid.uuid4())
     ovn: str | None = None
-    url = urls[index % len(urls)]
-    limits = httpx.Limits(max_connections=2, max_keepalive_connections=2)
-    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60, limits=limits) as http:
+    # Seven footprints in time, so consecutive writes differ (every write is a real change).
+    extents = [
+        box_volume(lat, lng, 0.004, t0, t0 + timedelta(minutes=30 + k), 0, 120) for k in range(7)
+    ]
+    base_url = f"https://uss{index}.example.com"
+    http = Http("127.0.0.1", ports[index % len(ports)], token)
+    try:
         n = 0
         while time.monotonic() < stop_at:
             n += 1
-            extents = [box_volume(lat, lng, 0.004, t0, t0 + timedelta(minutes=30 + n % 7), 0, 120)]
+            extent = extents[n % 7]
             started = time.monotonic()
-            r = await http.post(
+            status, answer = await http.request(
+                "POST",
                 "/dss/v1/operational_intent_references/query",
-                json={"area_of_interest": extents[0]},
+                {"area_of_interest": extent},
             )
-            if r.status_code != 200:
-                result.errors.append(f"query {r.status_code} {r.text[:200]}")
+            if status != 200:
+                result.errors.append(f"query {status} {str(answer)[:200]}")
                 return
-            refs = r.json()["operational_intent_references"]
             key = {
-                directory[x["id"]] for x in refs if x["id"] != entity_id and x["id"] in directory
+                directory[x["id"]]
+                for x in answer["operational_intent_references"]
+                if x["id"] != entity_id and x["id"] in directory
             }
             attempts = 0
             while True:
@@ -86,55 +140,147 @@ async def _client(
                 path = f"/dss/v1/operational_intent_references/{entity_id}"
                 if ovn:
                     path += f"/{ovn}"
-                body: dict[str, Any] = {
-                    "extents": extents,
+                body = {
+                    "extents": [extent],
                     "key": sorted(key),
                     "state": "Accepted",
-                    "uss_base_url": f"https://uss{index}.example.com",
+                    "uss_base_url": base_url,
                 }
-                r = await http.put(path, json=body)
-                if r.status_code in (200, 201):
-                    ovn = r.json()["operational_intent_reference"]["ovn"]
+                status, answer = await http.request("PUT", path, body)
+                if status in (200, 201):
+                    ovn = answer["operational_intent_reference"]["ovn"]
                     directory[entity_id] = ovn
-                    result.latencies.append(time.monotonic() - started)
-                    result.attempts.append(attempts)
+                    if started >= measure_from:
+                        result.latencies.append(time.monotonic() - started)
+                        result.attempts.append(attempts)
                     break
-                if r.status_code == 409 and attempts < 20:
-                    missing = r.json().get("missing_operational_intents") or []
+                if status == 409 and attempts < 20:
+                    missing = answer.get("missing_operational_intents") or []
                     key |= {directory[m["id"]] for m in missing if m["id"] in directory}
                     continue
-                if r.status_code == 409:
+                if status == 409:
                     result.gave_up += 1
                     break
-                result.errors.append(f"put {r.status_code} {r.text[:200]}")
+                result.errors.append(f"put {status} {str(answer)[:200]}")
                 return
+    finally:
+        await http.close()
 
 
 async def _run(
-    urls: list[str], tokens: list[str], scenario: str, duration_s: float
-) -> tuple[Result, float]:
+    ports: list[int],
+    tokens: list[str],
+    scenario: str,
+    lng: float,
+    warmup_s: float,
+    duration_s: float,
+) -> Result:
     result = Result()
     directory: dict[str, str] = {}
     t0 = datetime.now(UTC) + timedelta(minutes=2)
-    started = time.monotonic()
-    stop_at = started + duration_s
+    measure_from = time.monotonic() + warmup_s
+    stop_at = measure_from + duration_s
     await asyncio.gather(
         *(
-            _client(i, urls, tok, scenario, directory, t0, stop_at, result)
+            _client(i, lng, ports, tok, scenario, directory, t0, measure_from, stop_at, result)
             for i, tok in enumerate(tokens)
         )
     )
-    return result, time.monotonic() - started
+    return result
+
+
+# -- how the cores were shared ----------------------------------------------------------------
+
+
+def _proc_stat(pid: int) -> tuple[int, int] | None:
+    """(parent pid, CPU ticks of it and its reaped children) of a process, None if gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(b")") + 2 :].split()
+    # utime + stime, plus cutime + cstime: children that exited (e.g. database backends of
+    # closed connections) keep counting through their parent.
+    return int(fields[1]), sum(int(x) for x in fields[11:15])
+
+
+def _machine_busy_ticks() -> int:
+    cpu = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    values = [int(v) for v in cpu]
+    return sum(values) - values[3] - values[4]  # all but idle and iowait
+
+
+class CpuShare:
+    """CPU used by this process, its descendant processes (the servers), PostgreSQL (the
+    postmaster and its children) and everything else, between :meth:`start` and :meth:`stop`."""
+
+    def __init__(self, postmaster_pid: int | None) -> None:
+        self.postmaster = postmaster_pid
+
+    def _sample(self) -> tuple[float, int, int, int, int]:
+        me = os.getpid()
+        parents: dict[int, int] = {}
+        ticks: dict[int, int] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                stat = _proc_stat(int(entry))
+                if stat is not None:
+                    parents[int(entry)], ticks[int(entry)] = stat
+        servers = db = 0
+        for pid, used in ticks.items():
+            p, depth = pid, 0
+            while p > 1 and depth < 8:
+                if p == self.postmaster:
+                    db += used
+                    break
+                if parents.get(p) == me and p != me:
+                    servers += used
+                    break
+                p, depth = parents.get(p, 0), depth + 1
+        own = os.times()
+        return (
+            time.monotonic(),
+            int((own.user + own.system) * _TICKS),
+            servers,
+            db,
+            (_machine_busy_ticks()),
+        )
+
+    def start(self) -> None:
+        self._start = self._sample()
+
+    def stop(self) -> dict[str, float]:
+        end = self._sample()
+        wall = end[0] - self._start[0]
+        client, servers, db, busy = (end[i] - self._start[i] for i in range(1, 5))
+        pct = {
+            "client": client,
+            "servers": servers,
+            "db": db,
+            "other": max(0, busy - client - servers - db),
+        }
+        return {k: 100.0 * v / _TICKS / wall for k, v in pct.items()}
 
 
 def _pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
-    return (
-        statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
-        if len(values) > 1
-        else values[0]
-    )
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def _postmaster_pid(data_dir: Path) -> int | None:
+    try:
+        return int((data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None
+
+
+HEADER = (
+    f"{'backend':<11}{'scenario':<12}{'clients':>8}{'writes/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
+    f"{'attempts':>9}{'gave up':>8}   cpu % of one core: client/servers/db/other"
+)
 
 
 def main() -> int:
@@ -142,9 +288,20 @@ def main() -> int:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--clients", default="10,50")
     parser.add_argument("--scenarios", default="separate,same-cells")
-    parser.add_argument("--duration", type=float, default=15.0, help="seconds per configuration")
+    parser.add_argument("--duration", type=float, default=15.0, help="measured seconds per row")
+    parser.add_argument(
+        "--warmup", type=float, default=2.0, help="seconds of load before measuring, per row"
+    )
     parser.add_argument("--processes", type=int, default=2, help="server processes per backend")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="`sharedsky serve --workers` of each process"
+    )
     parser.add_argument("--pg-url", default=None, help="use this PostgreSQL instead of pgserver")
+    parser.add_argument(
+        "--pg-no-sync-commit",
+        action="store_true",
+        help="pgserver with synchronous_commit=off (NOT durable; labelled in the output)",
+    )
     args = parser.parse_args()
 
     certs = SHARED / "spec" / "test-certs"
@@ -154,12 +311,17 @@ def main() -> int:
     private_key = (certs / "auth2.key").read_bytes()
     work = Path(tempfile.mkdtemp(prefix="sharedsky-bench-"))
     pg = None
-    rows: list[tuple[str, ...]] = []
     print(
-        f"{'backend':<11}{'scenario':<12}{'clients':>8}{'writes/s':>10}{'p50 ms':>9}"
-        f"{'p99 ms':>9}{'attempts':>9}{'gave up':>8}"
+        f"# {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, load average "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; {args.processes} server process(es) x "
+        f"{args.workers} worker(s); {args.warmup:g} s warm-up + {args.duration:g} s per row",
+        flush=True,
     )
+    print(HEADER, flush=True)
+    row_index = 0
     for backend in args.backends.split(","):
+        postmaster = None
+        label = backend
         if backend == "sqlite":
             db_url = f"sqlite:///{work / 'bench.sqlite'}"
         else:
@@ -169,9 +331,21 @@ def main() -> int:
                 import pgserver
 
                 pg = pgserver.get_server(work / "pg", cleanup_mode="stop")
+                postmaster = _postmaster_pid(work / "pg")
                 db_url = pg.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
+                if args.pg_no_sync_commit:
+                    pg.psql("ALTER SYSTEM SET synchronous_commit = off; SELECT pg_reload_conf();")
+                    label = "pg-NOSYNC"
+        extra = ["--log-level", "warning"]
+        if args.workers > 1:
+            extra += ["--workers", str(args.workers)]
         servers = [
-            ServerProcess(db_url, [certs / "auth2.pem"], log_path=work / f"{backend}-{i}.log")
+            ServerProcess(
+                db_url,
+                [certs / "auth2.pem"],
+                log_path=work / f"{backend}-{i}.log",
+                extra_args=extra,
+            )
             for i in range(args.processes)
         ]
         for s in servers:
@@ -187,33 +361,44 @@ def main() -> int:
                         )
                         for i in range(n)
                     ]
-                    res, elapsed = asyncio.run(
-                        _run([s.url for s in servers], tokens, scenario, args.duration)
-                    )
+                    row_index += 1
+                    share = CpuShare(postmaster)
+                    loop = asyncio.new_event_loop()
+                    try:
+                        share.start()
+                        res = loop.run_until_complete(
+                            _run(
+                                [s.port for s in servers],
+                                tokens,
+                                scenario,
+                                # Every row in its own place: earlier rows' intents (whose OVNs
+                                # this row's clients never saw) are not in the way.
+                                7.5 + 0.5 * row_index,
+                                args.warmup,
+                                args.duration,
+                            )
+                        )
+                        cpu = share.stop()
+                    finally:
+                        loop.close()
                     if res.errors:
                         print(f"  errors: {res.errors[:3]}", file=sys.stderr)
                     lat_ms = [x * 1000 for x in res.latencies]
-                    row = (
-                        backend,
-                        scenario,
-                        str(n),
-                        f"{len(res.latencies) / elapsed:.0f}",
-                        f"{_pct(lat_ms, 50):.1f}",
-                        f"{_pct(lat_ms, 99):.1f}",
-                        f"{statistics.fmean(res.attempts) if res.attempts else 0:.2f}",
-                        str(res.gave_up),
-                    )
-                    rows.append(row)
                     print(
-                        f"{row[0]:<11}{row[1]:<12}{row[2]:>8}{row[3]:>10}{row[4]:>9}"
-                        f"{row[5]:>9}{row[6]:>9}{row[7]:>8}",
+                        f"{label:<11}{scenario:<12}{n:>8}{len(lat_ms) / args.duration:>10.0f}"
+                        f"{_pct(lat_ms, 50):>9.1f}{_pct(lat_ms, 99):>9.1f}"
+                        f"{statistics.fmean(res.attempts) if res.attempts else 0:>9.2f}"
+                        f"{res.gave_up:>8}   "
+                        f"{cpu['client']:.0f}/{cpu['servers']:.0f}/{cpu['db']:.0f}/"
+                        f"{cpu['other']:.0f}",
                         flush=True,
                     )
         finally:
             for s in servers:
                 s.stop()
-    if pg is not None:
-        pg.cleanup()
+        if pg is not None:
+            pg.cleanup()
+            pg = None
     print(
         "reference DSS (InterUSS, 10 users): separate ~120-150 writes/s, p50 ~20 ms; "
         "same cells 5-25 writes/s, p95 spikes 25-50 s"

@@ -53,7 +53,13 @@ from sharedsky.errors import (
     PermissionDenied,
     StorageError,
 )
-from sharedsky.geo import MAX_AREA_KM2, MAX_CONSTRAINT_AREA_KM2, cover_volume, cover_volumes
+from sharedsky.geo import (
+    MAX_AREA_KM2,
+    MAX_CONSTRAINT_AREA_KM2,
+    cover_volume,
+    cover_volumes,
+    parent_cells,
+)
 from sharedsky.model.strategic import (
     NO_OVN_PHRASE,
     NULL_SUBSCRIPTION_ID,
@@ -235,11 +241,7 @@ class StrategicService:
             notify_for_constraints=True if for_constraints else None,
             not_ended_before=now,
         )
-        index = notification_index(now)
-        by_url: dict[str, list[SubscriptionState]] = {}
-        for s in subs:
-            by_url.setdefault(s.uss_base_url, []).append(SubscriptionState(s.id, index))
-        return [SubscriberToNotify(url, tuple(states)) for url, states in sorted(by_url.items())]
+        return _group_subscribers([(s.id, s.uss_base_url) for s in subs], now)
 
     def _area(
         self, area: Volume4D, now: datetime, field: str = "area_of_interest"
@@ -278,7 +280,9 @@ class StrategicService:
         now = self._now()
         cells, lo, hi, start, end = self._area(area, now)
         with self._store.read() as tx:
-            return self._oir_views(tx, tx.find_oirs(cells, lo, hi, start, end), caller)
+            found = tx.find_oirs_with_availability(cells, lo, hi, start, end)
+        avail = {o.manager: a for o, a in found if a is not None}
+        return [self._oir_view(o, caller, avail) for o, _a in found]
 
     def get_operational_intent(self, entity_id: str, caller: Caller) -> OperationalIntentReference:
         with self._store.read() as tx:
@@ -330,10 +334,31 @@ class StrategicService:
         assert lo is not None and hi is not None and start is not None and end is not None
         new_ovn = self._requested_ovn(entity_id, params.requested_ovn_suffix, now)
 
+        check_key = state in _ACTIVE_STATES
+        # Cells the intent covered when an earlier attempt found it elsewhere (see below).
+        also_lock: set[int] = set()
+
         def work(
             tx: StrategicTx,
         ) -> tuple[OperationalIntentReference, list[SubscriberToNotify]]:
-            old = _lock_and_get(tx, tx.get_oir, entity_id, cells, create=ovn is None)
+            # 1. Lock the area first (the new covering, plus where the intent was last seen).
+            locked = set(tx.lock_area(cells | also_lock))
+            # 2. One read under the lock: the intent, the intersecting intents, availability.
+            old, found_av, my_av = tx.oir_write_context(
+                entity_id, caller.manager, cells if check_key else None, lo, hi, start, end
+            )
+            if old is not None and not old.cells <= cells:
+                # The intent is moving: its current area must be locked too. Waiting for those
+                # locks now (out of ascending order) could deadlock, so take them only if free;
+                # else retry with them in the first, ordered lock.
+                also_lock.update(old.cells)
+                more = set(parent_cells(old.cells)) - locked
+                if more:
+                    if not tx.try_lock_more(more):
+                        raise TransientStorageError(f"{entity_id} is busy in the area it leaves")
+                    again = tx.get_oir(entity_id, with_cells=True)
+                    if again is None or again.version != old.version:
+                        raise TransientStorageError(f"{entity_id} changed while being locked")
             if ovn is None:
                 if old is not None:
                     raise Conflict(f"operational intent {entity_id} already exists")
@@ -390,18 +415,18 @@ class StrategicService:
                 tx.save_subscription(attached, None)
                 _event(tx, now, caller, "create", attached)
 
-            # The key check (availability read once, for the check and the answer).
-            avail: dict[str, str] | None = None
-            if state in _ACTIVE_STATES:
-                found = [o for o in tx.find_oirs(cells, lo, hi, start, end) if o.id != entity_id]
-                avail = tx.availabilities([caller.manager, *(o.manager for o in found)])
+            # The key check, on what was read under the lock.
+            avail: dict[str, str] = {o.manager: a for o, a in found_av if a is not None}
+            if my_av is not None:
+                avail[caller.manager] = my_av
+            if check_key:
                 missing = [
                     o
-                    for o in found
+                    for o, a in found_av
                     if o.ovn not in key
                     and not (
                         o.state == OperationalIntentState.ACCEPTED
-                        and avail.get(o.manager) == UssAvailabilityState.DOWN
+                        and a == UssAvailabilityState.DOWN
                     )
                 ]
                 missing_c: list[ConstraintRecord] = []
@@ -437,23 +462,28 @@ class StrategicService:
                 updated=now,
                 cells=cells,
             )
-            tx.save_oir(rec, old)
-            if (
-                old is not None
-                and old.subscription_id
-                and old.subscription_id != rec.subscription_id
-            ):
-                _drop_implicit_if_unused(tx, old.subscription_id, now, caller)
-            _event(tx, now, caller, "create" if old is None else "update", rec, key=key)
-
             notify_cells = cells | (old.cells if old else frozenset())
             n_start = min(start, old.time_start) if old else start
             n_end = max(end, old.time_end) if old else end
-            subscribers = self._subscribers(
-                tx, notify_cells, n_start, n_end, now, for_constraints=False
-            )
-            if avail is None:
-                avail = tx.availabilities([caller.manager])
+            operation = "create" if old is None else "update"
+            left = old.subscription_id if old is not None else None
+            if left and left != rec.subscription_id:
+                # Rare: the intent leaves a subscription, which may go; step by step so that
+                # the event order and the notified subscriptions stay exact.
+                tx.save_oir(rec, old)
+                _drop_implicit_if_unused(tx, left, now, caller)
+                _event(tx, now, caller, operation, rec, key=key)
+                subscribers = self._subscribers(
+                    tx, notify_cells, n_start, n_end, now, for_constraints=False
+                )
+            else:
+                rows = tx.write_oir(
+                    rec,
+                    old,
+                    (now, caller.manager, operation, _payload(rec, key)),
+                    (notify_cells, n_start, n_end, now),
+                )
+                subscribers = _group_subscribers(rows, now)
             return self._oir_view(rec, caller, avail), subscribers
 
         return self._write(work)
@@ -855,7 +885,31 @@ def _event(
     *,
     key: Iterable[str] | None = None,
 ) -> None:
-    """Append the event of an accepted write: the entity as written (its covering included,
+    """Append the event of an accepted write (see :func:`_payload`)."""
+    tx.append_event(now, caller.manager, operation, _KINDS[type(rec)], rec.id, _payload(rec, key))
+
+
+_KINDS: dict[type, str] = {
+    OirRecord: "operational_intent_reference",
+    ConstraintRecord: "constraint_reference",
+    SubscriptionRecord: "subscription",
+}
+
+
+def _group_subscribers(rows: Iterable[tuple[str, str]], now: datetime) -> list[SubscriberToNotify]:
+    """Subscriptions ``(id, uss_base_url)`` to notify, grouped by base URL, with the
+    time-based notification index of ``now``."""
+    index = notification_index(now)
+    by_url: dict[str, list[SubscriptionState]] = {}
+    for sub_id, url in rows:
+        by_url.setdefault(url, []).append(SubscriptionState(sub_id, index))
+    return [SubscriberToNotify(url, tuple(states)) for url, states in sorted(by_url.items())]
+
+
+def _payload(
+    rec: OirRecord | ConstraintRecord | SubscriptionRecord, key: Iterable[str] | None = None
+) -> dict[str, Any]:
+    """The event payload of an accepted write: the entity as written (its covering included,
     never precise geometry) and, for intents, the key the writer presented."""
     payload: dict[str, Any] = {
         "version": rec.version,
@@ -868,18 +922,15 @@ def _event(
         "cells": sorted(rec.cells),
     }
     if isinstance(rec, OirRecord):
-        kind = "operational_intent_reference"
         payload |= {"state": rec.state, "ovn": rec.ovn, "subscription_id": rec.subscription_id}
         if key is not None:
             payload["key"] = sorted(key)
     elif isinstance(rec, ConstraintRecord):
-        kind = "constraint_reference"
         payload |= {"ovn": rec.ovn}
     else:
-        kind = "subscription"
         payload |= {
             "implicit": rec.implicit,
             "notify_for_operational_intents": rec.notify_for_operational_intents,
             "notify_for_constraints": rec.notify_for_constraints,
         }
-    tx.append_event(now, caller.manager, operation, kind, rec.id, payload)
+    return payload

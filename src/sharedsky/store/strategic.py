@@ -19,16 +19,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Table,
+    bindparam,
     delete,
     insert,
     select,
     text,
     update,
 )
+from sqlalchemy.sql.elements import TextClause
 
 from sharedsky.geo import LOCK_LEVEL, parent_cells
 from sharedsky.store import tables as t
@@ -48,7 +51,149 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _LOCK_SQL = text(
     "SELECT count(pg_advisory_xact_lock(u.k)) FROM unnest(CAST(:keys AS bigint[])) AS u(k)"
 )
+_TRY_LOCK_SQL = text(
+    "SELECT bool_and(pg_try_advisory_xact_lock(u.k)) FROM unnest(CAST(:keys AS bigint[])) AS u(k)"
+)
 _CHUNK = 4000  # cells per IN list (well under SQLite's and PostgreSQL's parameter limits)
+_I64_MIN = -(1 << 63)
+_I64_MAX = (1 << 63) - 1
+_INF = float("inf")
+
+
+# -- the hot path of intent writes and queries: statements written once, per dialect ------------
+#
+# A set of cells is ONE parameter: a bigint[] on PostgreSQL, a JSON array (json_each) on SQLite.
+# Each statement is built at import; SQLAlchemy compiles it once and psycopg prepares it on the
+# server after a few executions on a connection.
+
+_OIR_COLS = (
+    "o.id, o.manager, o.version, o.state, o.ovn, o.uss_base_url, o.subscription_id, "
+    "o.altitude_lower_m, o.altitude_upper_m, o.start_us, o.end_us, o.updated_us"
+)
+_NULL_OIR_COLS = ", ".join(["NULL"] * 12)
+
+
+def _in_cells(dialect: str, param: str) -> str:
+    if dialect == "postgresql":
+        return f"= ANY(CAST(:{param} AS bigint[]))"
+    return f"IN (SELECT value FROM json_each(:{param}))"
+
+
+def _oir_overlap_sql(dialect: str) -> str:
+    """Intents sharing a cell with ``:cells`` that overlap ``:lo..:hi`` and ``:start..:end``,
+    each with its manager's availability."""
+    return (
+        f"SELECT 1 AS kind, {_OIR_COLS}, NULL AS cells, a.availability AS availability "
+        "FROM operational_intents o LEFT JOIN uss_availability a ON a.uss = o.manager "
+        "WHERE o.id IN (SELECT c.entity_id FROM operational_intent_cells c "
+        f"WHERE c.cell {_in_cells(dialect, 'cells')}) "
+        "AND o.altitude_upper_m >= :lo AND o.altitude_lower_m <= :hi "
+        "AND o.end_us >= :start AND o.start_us <= :end"
+    )
+
+
+def _oir_context_sql(dialect: str, conflicts: bool) -> TextClause:
+    """One statement for what an intent write reads after its lock: the intent itself with
+    its cells (kind 0), the intersecting intents with availabilities (kind 1, if
+    ``conflicts``) and the writer's own availability (kind 2)."""
+    if dialect == "postgresql":
+        cells = "ARRAY(SELECT c.cell FROM operational_intent_cells c WHERE c.entity_id = o.id)"
+        null_cells = "CAST(NULL AS bigint[])"
+    else:
+        cells = (
+            "(SELECT json_group_array(c.cell) FROM operational_intent_cells c "
+            "WHERE c.entity_id = o.id)"
+        )
+        null_cells = "NULL"
+    parts = [
+        f"SELECT 0 AS kind, {_OIR_COLS}, {cells} AS cells, NULL AS availability "
+        "FROM operational_intents o WHERE o.id = :id"
+    ]
+    if conflicts:
+        parts.append(_oir_overlap_sql(dialect).replace("NULL AS cells", f"{null_cells}", 1))
+    parts.append(
+        f"SELECT 2, {_NULL_OIR_COLS}, {null_cells}, availability FROM uss_availability "
+        "WHERE uss = :me"
+    )
+    return text(" UNION ALL ".join(parts))
+
+
+def _subscribers_sql(dialect: str) -> str:
+    return (
+        "SELECT s.id, s.uss_base_url FROM subscriptions s WHERE s.id IN "
+        "(SELECT sc.subscription_id FROM subscription_cells sc "
+        f"WHERE sc.cell {_in_cells(dialect, 'notify')}) "
+        "AND s.end_us >= :n_start AND s.start_us <= :n_end AND s.end_us >= :now "
+        "AND s.notify_for_operational_intents = :true ORDER BY s.id"
+    )
+
+
+_OIR_VALUES = (
+    ":manager, :version, :state, :ovn, :uss_base_url, :subscription_id, "
+    ":altitude_lower_m, :altitude_upper_m, :start_us, :end_us, :updated_us"
+)
+_OIR_INSERT = (
+    "INSERT INTO operational_intents (id, manager, version, state, ovn, uss_base_url, "
+    "subscription_id, altitude_lower_m, altitude_upper_m, start_us, end_us, updated_us) "
+    f"VALUES (:id, {_OIR_VALUES})"
+)
+_OIR_UPDATE = (
+    "UPDATE operational_intents SET manager = :manager, version = :version, state = :state, "
+    "ovn = :ovn, uss_base_url = :uss_base_url, subscription_id = :subscription_id, "
+    "altitude_lower_m = :altitude_lower_m, altitude_upper_m = :altitude_upper_m, "
+    "start_us = :start_us, end_us = :end_us, updated_us = :updated_us WHERE id = :id"
+)
+_EVENT_INSERT = (
+    "INSERT INTO events (time, actor, operation, entity_type, entity_id, payload) "
+    "VALUES (:time, :actor, :operation, :entity_type, :id, {payload})"
+)
+
+
+def _typed(sql: str) -> TextClause:
+    return text(sql).bindparams(
+        bindparam("time", type_=t.events.c.time.type),
+        bindparam("payload", type_=t.events.c.payload.type),
+    )
+
+
+def _pg_oir_write(create: bool) -> TextClause:
+    """PostgreSQL: the whole write of an intent in one statement (one round trip): the row,
+    the cells that go and come, the event, and the subscriptions to notify."""
+    row = _OIR_INSERT if create else _OIR_UPDATE
+    return _typed(
+        f"WITH w AS ({row} RETURNING id), "
+        "d AS (DELETE FROM operational_intent_cells WHERE entity_id = :id "
+        "AND cell = ANY(CAST(:gone AS bigint[]))), "
+        "i AS (INSERT INTO operational_intent_cells (cell, entity_id) "
+        "SELECT x, :id FROM unnest(CAST(:added AS bigint[])) AS x), "
+        f"e AS ({_EVENT_INSERT.format(payload='CAST(:payload AS json)')}) "
+        + _subscribers_sql("postgresql")
+    )
+
+
+class _Sql:
+    """The hot-path statements of one dialect."""
+
+    def __init__(self, dialect: str) -> None:
+        self.query_oirs = text(_oir_overlap_sql(dialect))
+        self.context = {c: _oir_context_sql(dialect, c) for c in (False, True)}
+        self.subscribers = text(_subscribers_sql(dialect))
+        if dialect == "postgresql":
+            self.pg_write = {c: _pg_oir_write(c) for c in (False, True)}
+        self.insert = text(_OIR_INSERT)
+        self.update = text(_OIR_UPDATE)
+        self.del_cells = text(
+            "DELETE FROM operational_intent_cells WHERE entity_id = :id "
+            f"AND cell {_in_cells(dialect, 'gone')}"
+        )
+        self.add_cells = text(
+            "INSERT INTO operational_intent_cells (cell, entity_id) "
+            "SELECT value, :id FROM json_each(:added)"
+        )
+        self.event = _typed(_EVENT_INSERT.format(payload=":payload"))
+
+
+_SQL = {d: _Sql(d) for d in ("postgresql", "sqlite")}
 
 
 def to_us(value: datetime) -> int:
@@ -150,6 +295,11 @@ class StrategicTx:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
         self._pg = conn.dialect.name == "postgresql"
+        self._sql = _SQL["postgresql" if self._pg else "sqlite"]
+
+    def _cells_param(self, cells: Iterable[int]) -> Any:
+        ordered = sorted(set(cells))
+        return ordered if self._pg else orjson.dumps(ordered).decode()
 
     # -- locking ---------------------------------------------------------------------------
 
@@ -163,6 +313,19 @@ class StrategicTx:
             # One statement, keys in ascending order: unnest yields them in array order.
             self._conn.execute(_LOCK_SQL, {"keys": parents})
         return parents
+
+    def try_lock_more(self, parents: Iterable[int]) -> bool:
+        """Take more coarse-cell locks (``parents``, level-LOCK_LEVEL ids) without waiting.
+
+        For a writer that already holds locks and learns that it needs more: waiting for them
+        out of ascending order could deadlock, so it takes them only if they are free and
+        otherwise returns False (then roll back and retry with every lock taken in order).
+        Always True on SQLite.
+        """
+        keys = sorted(set(parents))
+        if not self._pg or not keys:
+            return True
+        return bool(self._conn.execute(_TRY_LOCK_SQL, {"keys": keys}).scalar())
 
     # -- shared helpers --------------------------------------------------------------------
 
@@ -273,6 +436,145 @@ class StrategicTx:
         cond = self._overlap(t.oirs, altitude_lower_m, altitude_upper_m, start, end)
         rows = self._find(t.oirs, t.oir_cells, "entity_id", cells, cond)
         return [self._oir(r) for r in rows]
+
+    @staticmethod
+    def _bounds(
+        lo: float | None, hi: float | None, start: datetime | None, end: datetime | None
+    ) -> dict[str, Any]:
+        return {
+            "lo": -_INF if lo is None else lo,
+            "hi": _INF if hi is None else hi,
+            "start": _I64_MIN if start is None else to_us(start),
+            "end": _I64_MAX if end is None else to_us(end),
+        }
+
+    def find_oirs_with_availability(
+        self,
+        cells: Iterable[int],
+        altitude_lower_m: float | None = None,
+        altitude_upper_m: float | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[tuple[OirRecord, str | None]]:
+        """As :meth:`find_oirs`, each intent with its manager's availability (None if never
+        set), in one statement."""
+        params = self._bounds(altitude_lower_m, altitude_upper_m, start, end)
+        params["cells"] = self._cells_param(cells)
+        rows = self._conn.execute(self._sql.query_oirs, params).all()
+        rows.sort(key=lambda r: r[1])
+        return [(self._oir_row(r), r[14]) for r in rows]
+
+    @staticmethod
+    def _oir_row(r: Any, cells: frozenset[int] = frozenset()) -> OirRecord:
+        # Positional: kind, then the 12 columns of _OIR_COLS.
+        return OirRecord(
+            id=r[1],
+            manager=r[2],
+            version=r[3],
+            state=r[4],
+            ovn=r[5],
+            uss_base_url=r[6],
+            subscription_id=r[7],
+            altitude_lower_m=r[8],
+            altitude_upper_m=r[9],
+            time_start=from_us(r[10]),
+            time_end=from_us(r[11]),
+            updated=from_us(r[12]),
+            cells=cells,
+        )
+
+    def oir_write_context(
+        self,
+        entity_id: str,
+        manager: str,
+        cells: Iterable[int] | None = None,
+        altitude_lower_m: float | None = None,
+        altitude_upper_m: float | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> tuple[OirRecord | None, list[tuple[OirRecord, str | None]], str | None]:
+        """What an intent write reads once its area is locked, in one statement.
+
+        Returns the intent ``entity_id`` with its cells (or None); when ``cells`` is given,
+        the other intents that intersect (cells, altitude, time) with their managers'
+        availability, ordered by id; and the availability of ``manager`` (None if never set).
+        """
+        params: dict[str, Any] = {"id": entity_id, "me": manager}
+        if cells is not None:
+            params |= self._bounds(altitude_lower_m, altitude_upper_m, start, end)
+            params["cells"] = self._cells_param(cells)
+        rows = self._conn.execute(self._sql.context[cells is not None], params).all()
+        old: OirRecord | None = None
+        found: list[tuple[OirRecord, str | None]] = []
+        mine: str | None = None
+        for r in rows:
+            kind = r[0]
+            if kind == 0:
+                raw = r[13]
+                own = raw if self._pg else orjson.loads(raw) if raw else ()
+                old = self._oir_row(r, frozenset(own or ()))
+            elif kind == 1:
+                if r[1] != entity_id:
+                    found.append((self._oir_row(r), r[14]))
+            else:
+                mine = r[14]
+        found.sort(key=lambda x: x[0].id)
+        return old, found, mine
+
+    def write_oir(
+        self,
+        record: OirRecord,
+        old: OirRecord | None,
+        event: tuple[datetime, str, str, dict[str, Any]],
+        notify: tuple[frozenset[int], datetime, datetime, datetime],
+    ) -> list[tuple[str, str]]:
+        """Insert (``old`` None) or update an intent with its cells, append its event
+        ``(time, actor, operation, payload)``, and return the subscriptions to notify
+        ``(id, uss_base_url)`` by id: those for intents sharing a cell with ``notify[0]``,
+        overlapping ``notify[1]..notify[2]`` and not ended at ``notify[3]``.
+
+        One statement on PostgreSQL; ``old`` must carry its cells."""
+        old_cells = old.cells if old is not None else frozenset()
+        time, actor, operation, payload = event
+        n_cells, n_start, n_end, now = notify
+        params: dict[str, Any] = {
+            "id": record.id,
+            "manager": record.manager,
+            "version": record.version,
+            "state": record.state,
+            "ovn": record.ovn,
+            "uss_base_url": record.uss_base_url,
+            "subscription_id": record.subscription_id,
+            "altitude_lower_m": record.altitude_lower_m,
+            "altitude_upper_m": record.altitude_upper_m,
+            "start_us": to_us(record.time_start),
+            "end_us": to_us(record.time_end),
+            "updated_us": to_us(record.updated),
+            "gone": self._cells_param(old_cells - record.cells),
+            "added": self._cells_param(record.cells - old_cells),
+            "time": time,
+            "actor": actor,
+            "operation": operation,
+            "entity_type": "operational_intent_reference",
+            "payload": payload,
+            "notify": self._cells_param(n_cells),
+            "n_start": to_us(n_start),
+            "n_end": to_us(n_end),
+            "now": to_us(now),
+            "true": True,
+        }
+        sql = self._sql
+        if self._pg:
+            rows = self._conn.execute(sql.pg_write[old is None], params).all()
+        else:
+            self._conn.execute(sql.insert if old is None else sql.update, params)
+            if old_cells - record.cells:
+                self._conn.execute(sql.del_cells, params)
+            if record.cells - old_cells:
+                self._conn.execute(sql.add_cells, params)
+            self._conn.execute(sql.event, params)
+            rows = self._conn.execute(sql.subscribers, params).all()
+        return [(r[0], r[1]) for r in rows]
 
     def oirs_of_subscription(self, subscription_id: str) -> list[OirRecord]:
         """The intents attached to a subscription, with their cells."""
