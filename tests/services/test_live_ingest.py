@@ -140,3 +140,36 @@ def test_batches_of_many_tracks_are_merged_by_id(live: LiveService) -> None:
     assert len(views) == n + 1
     assert views["T00002"].lon == 5.001 and views["T00001"].lon == 5
     assert views["NEW"].lat == 10
+
+
+def test_partial_reports_carry_the_last_known_altitude_and_velocity(clock: Clock) -> None:
+    live = LiveService(None, LiveConfig(silence_after_s=600, carry_forward_s=10), clock)
+    live.ingest("alpha", batch(state("A1", T0 - 1, 45, 5, alt=3000, gs=200, trk=90, vs=2)))
+    partial = {"track_id": "A1", "t": T0, "lat": 45.0, "lon": 5.003}
+    live.ingest("alpha", batch(partial))
+    (v,) = live.picture("alpha")
+    assert (v.t, v.lon) == (T0, 5.003)
+    assert (v.alt_m, v.gs_mps, v.trk_deg, v.vs_mps) == (3000, 200, 90, 2)
+    report = live.run_detection_cycle(T0)
+    assert not [a for a in report.transitions if a.kind == AlertKind.CANNOT_ASSESS]
+
+    # a new altitude replaces the carried one; velocity keeps its own (older) time
+    live.ingest("alpha", batch({**partial, "t": T0 + 5, "alt_m": 3100.0}))
+    (v,) = live.picture("alpha")
+    assert (v.alt_m, v.gs_mps) == (3100, 200)
+
+    # beyond carry_forward_s of the velocity's own time, the velocity is missing again
+    clock.now = T0 + 12
+    live.ingest("alpha", batch({**partial, "t": T0 + 12, "alt_m": 3100.0}))
+    (v,) = live.picture("alpha")
+    assert v.alt_m == 3100 and v.gs_mps is None and v.vs_mps is None
+    report = live.run_detection_cycle(T0 + 12)
+    assert [a.kind for a in report.transitions] == [AlertKind.CANNOT_ASSESS]
+
+
+def test_carry_forward_off_keeps_partial_reports_partial(clock: Clock) -> None:
+    live = LiveService(None, LiveConfig(silence_after_s=600, carry_forward_s=0), clock)
+    live.ingest("alpha", batch(state("A1", T0 - 1, 45, 5)))
+    live.ingest("alpha", batch({"track_id": "A1", "t": T0, "lat": 45.0, "lon": 5.003}))
+    (v,) = live.picture("alpha")
+    assert v.alt_m is None and v.gs_mps is None

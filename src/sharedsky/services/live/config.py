@@ -19,6 +19,7 @@ also accept ``horizontal_nm`` / ``vertical_ft`` (converted here). Unknown keys a
       "future_tolerance_s": 5,     # report times further ahead of server time are flagged
       "max_speed_mps": 1020.9,     # Mach 3 at sea level: faster reports are flagged
       "jump_tolerance_m": 5000,    # a position step beyond this + max_speed*dt is flagged
+      "carry_forward_s": 10,       # a partial report keeps the last altitude/velocity this long
       "clear_after_s": 10,         # an alert no longer detected for longer is cleared
                                    # (hysteresis: no flapping at the edges of the minima)
       "dss_refresh_s": 5,          # how often plan and hazard volumes are re-read
@@ -59,7 +60,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -361,6 +362,7 @@ class LiveConfig:
     future_tolerance_s: float = 5.0
     max_speed_mps: float = MACH3_MPS
     jump_tolerance_m: float = 5_000.0
+    carry_forward_s: float = 10.0
     clear_after_s: float = 10.0
     dss_refresh_s: float = 5.0
     conformance_tolerance_m: float = 0.0
@@ -394,22 +396,25 @@ class LiveConfig:
         """Parse a configuration document (see the module docstring)."""
         if not isinstance(doc, Mapping):
             raise InvalidInput("must be a JSON object", "config")
+        # key -> whether zero is allowed; defaults come from the dataclass fields (one place)
         scalars = {
-            "rate_hz": (1.0, False),
-            "max_rate_hz": (5.0, False),
-            "lookahead_s": (300.0, True),
-            "coast_after_s": (5.0, True),
-            "drop_after_s": (60.0, True),
-            "silence_after_s": (30.0, False),
-            "visibility_m": (50_000.0, True),
-            "future_tolerance_s": (5.0, True),
-            "max_speed_mps": (MACH3_MPS, False),
-            "jump_tolerance_m": (5_000.0, True),
-            "clear_after_s": (0.0, True),
-            "dss_refresh_s": (5.0, True),
-            "conformance_tolerance_m": (0.0, True),
-            "history_max": (50_000.0, False),
+            "rate_hz": False,
+            "max_rate_hz": False,
+            "lookahead_s": True,
+            "coast_after_s": True,
+            "drop_after_s": True,
+            "silence_after_s": False,
+            "visibility_m": True,
+            "future_tolerance_s": True,
+            "max_speed_mps": False,
+            "jump_tolerance_m": True,
+            "carry_forward_s": True,
+            "clear_after_s": True,
+            "dss_refresh_s": True,
+            "conformance_tolerance_m": True,
+            "history_max": False,
         }
+        defaults = {f.name: f.default for f in fields(cls)}
         _check_keys(
             doc,
             set(scalars)
@@ -417,8 +422,8 @@ class LiveConfig:
             "config",
         )
         values: dict[str, Any] = {
-            k: _num(doc, k, default, "", positive=True, allow_zero=zero)
-            for k, (default, zero) in scalars.items()
+            k: _num(doc, k, float(defaults[k]), "", positive=True, allow_zero=zero)
+            for k, zero in scalars.items()
         }
         values["history_max"] = int(values["history_max"])
         alerts = doc.get("alerts") or {}

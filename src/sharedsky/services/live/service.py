@@ -435,7 +435,9 @@ class LiveService:
         self.config = config or LiveConfig()
         self.clock = clock
         cfg = self.config
-        self._rules = Plausibility(cfg.max_speed_mps, cfg.jump_tolerance_m, cfg.future_tolerance_s)
+        self._rules = Plausibility(
+            cfg.max_speed_mps, cfg.jump_tolerance_m, cfg.future_tolerance_s, cfg.carry_forward_s
+        )
         self._lock = threading.RLock()
         self._parties: dict[str, PartyTracks] = {}
         self._push: dict[str, _Push] = {}

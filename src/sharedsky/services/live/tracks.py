@@ -16,7 +16,13 @@ Rules:
   the live service leaves it out of conflict, area, line and conformance detection and raises one
   SYSTEM ``implausible`` alert for the track instead. The flag is recomputed on each report, so a
   track recovers when its reports are consistent again.
-* the same aircraft reported by two parties is two tracks (tables are per party; never merged).
+* the same aircraft reported by two parties is two tracks (tables are per party; never merged);
+* **carry forward**: surveillance reports often come in pieces (ADS-B sends position, velocity
+  and altitude in separate messages; recordings have rows with some of them missing). A report
+  whose altitude, velocity fields or accuracies are missing keeps the track's last known value of
+  that field if it is at most ``carry_forward_s`` older than the report (per field, with the
+  field's own time kept), so a track is not "cannot assess" for every partial message; beyond
+  that age the field stays missing.
 """
 
 from __future__ import annotations
@@ -29,7 +35,15 @@ import pandas as pd
 from sharedsky.model.tracks import NUMERIC_FIELDS, TrackBatch
 from sharedsky.units import EARTH_RADIUS_M
 
-__all__ = ["FLAG_FUTURE", "FLAG_JUMP", "FLAG_NAMES", "FLAG_SPEED", "PartyTracks", "Plausibility"]
+__all__ = [
+    "CARRIED_FIELDS",
+    "FLAG_FUTURE",
+    "FLAG_JUMP",
+    "FLAG_NAMES",
+    "FLAG_SPEED",
+    "PartyTracks",
+    "Plausibility",
+]
 
 FLAG_SPEED = 1
 FLAG_JUMP = 2
@@ -46,6 +60,18 @@ class Plausibility:
     max_speed_mps: float
     jump_tolerance_m: float
     future_tolerance_s: float
+    carry_forward_s: float = 0.0
+
+
+#: Fields whose last known value a partial report may carry forward (see the module docstring).
+CARRIED_FIELDS: tuple[str, ...] = (
+    "alt_m",
+    "gs_mps",
+    "trk_deg",
+    "vs_mps",
+    "pos_accuracy_m",
+    "vel_accuracy_mps",
+)
 
 
 def _distance_m(
@@ -69,6 +95,8 @@ class PartyTracks:
         self.slot: dict[str, int] = {}
         self.ids = np.empty(capacity, dtype=object)
         self.cols = {c: np.full(capacity, np.nan) for c in _COLS}
+        # time of applicability of each carried field's current value
+        self.value_t = {f: np.full(capacity, np.nan) for f in CARRIED_FIELDS}
         self.flags = np.zeros(capacity, dtype=np.int32)
         self.alive = np.zeros(capacity, dtype=bool)
         self.free: list[int] = []
@@ -86,10 +114,11 @@ class PartyTracks:
         ids = np.empty(new, dtype=object)
         ids[:cap] = self.ids
         self.ids = ids
-        for c, arr in self.cols.items():
-            a = np.full(new, np.nan)
-            a[:cap] = arr
-            self.cols[c] = a
+        for table in (self.cols, self.value_t):
+            for c, arr in table.items():
+                a = np.full(new, np.nan)
+                a[:cap] = arr
+                table[c] = a
         f = np.zeros(new, dtype=np.int32)
         f[:cap] = self.flags
         self.flags = f
@@ -146,7 +175,8 @@ class PartyTracks:
             rows = order[apply]
             u_apply = c[apply]
             dest = slots_u[u_apply].copy()
-            new = np.flatnonzero(dest < 0)
+            existing = dest >= 0
+            new = np.flatnonzero(~existing)
             if new.size:
                 k = new.size
                 reuse = min(k, len(self.free))
@@ -159,8 +189,20 @@ class PartyTracks:
                 new_ids = uniq[u_apply[new]]
                 self.ids[alloc] = new_ids
                 self.slot.update(zip(new_ids.tolist(), alloc.tolist(), strict=True))
+            t_new = batch.t[rows]
             for f in NUMERIC_FIELDS:
-                self.cols[f][dest] = getattr(batch, f)[rows]
+                values = getattr(batch, f)[rows]
+                if f in self.value_t:
+                    missing = np.isnan(values)
+                    value_t = np.where(missing, np.nan, t_new)
+                    if rules.carry_forward_s > 0 and missing.any():
+                        old_t = self.value_t[f][dest]
+                        with np.errstate(invalid="ignore"):
+                            keep = missing & existing & (t_new - old_t <= rules.carry_forward_s)
+                        values = np.where(keep, self.cols[f][dest], values)
+                        value_t = np.where(keep, old_t, value_t)
+                    self.value_t[f][dest] = value_t
+                self.cols[f][dest] = values
             self.cols["received"][dest] = now
             self.flags[dest] = flags[apply]
             self.alive[dest] = True
