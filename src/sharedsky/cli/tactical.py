@@ -207,6 +207,16 @@ def detect_command(
     all_pairs: AllPairs = False,
     default_party: DefaultParty = None,
     max_age: MaxAge = 30.0,
+    drop_after: Annotated[
+        float,
+        typer.Option(
+            "--drop-after",
+            help="Aircraft whose latest state is older than this (s) at the detection time "
+            "have left the picture and are not assessed; those between --max-age and this are "
+            "reported as 'cannot assess'.",
+            min=0.0,
+        ),
+    ] = 60.0,
     raw_altitudes: RawAltitudes = False,
 ) -> None:
     """Predict conflicts between the latest states of the aircraft in a table.
@@ -222,7 +232,7 @@ def detect_command(
         raise InvalidInput("no complete state (time, position, altitude, velocity)", "states")
     if now is not None and not (states.t <= now).any():
         raise InvalidInput(f"no state at or before {_iso(now)}", "--at")
-    latest = states.latest(now)
+    latest = states.latest(now, max_age_s=drop_after)
     params = _params(
         horizontal_nm, vertical_ft, vertical_high_ft, lookahead, all_pairs, max_age,
         raw_altitudes, now if now is not None else float(latest.t.max()),

@@ -226,16 +226,21 @@ class TrackStates:
             }
         )
 
-    def latest(self, at: float | datetime | None = None) -> TrackStates:
+    def latest(
+        self, at: float | datetime | None = None, max_age_s: float | None = None
+    ) -> TrackStates:
         """The latest state per ``track_id`` with ``t <= at`` (all rows when ``at`` is None).
 
-        Rows with NaN ``t`` are ignored. Ties on ``t`` keep the later row. The result is ordered
-        by track id.
+        With ``max_age_s``, tracks whose latest state is older than that at ``at`` (or at the
+        newest time of the table when ``at`` is None) are left out: they are gone from the
+        picture, as a tracker drops a track that stopped reporting. Rows with NaN ``t`` are
+        ignored. Ties on ``t`` keep the later row. The result is ordered by track id.
         """
         t = self.t
         ok = ~np.isnan(t)
-        if at is not None:
-            ok &= t <= _epoch_seconds(at, "at")
+        cut = None if at is None else _epoch_seconds(at, "at")
+        if cut is not None:
+            ok &= t <= cut
         idx = np.flatnonzero(ok)
         if idx.size == 0:
             return self.select(idx)
@@ -244,7 +249,13 @@ class TrackStates:
         sid = ids[order]
         last = np.ones(sid.shape[0], dtype=bool)
         last[:-1] = sid[1:] != sid[:-1]
-        return self.select(idx[order][last])
+        keep = idx[order][last]
+        if max_age_s is not None:
+            if not max_age_s >= 0:
+                raise InvalidInput("must be a non-negative number of seconds", "max_age_s")
+            ref = cut if cut is not None else float(t[keep].max())
+            keep = keep[t[keep] >= ref - max_age_s]
+        return self.select(keep)
 
     def to_frame(self) -> Any:
         """A pandas DataFrame with the SI column names."""
