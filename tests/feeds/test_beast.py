@@ -160,15 +160,16 @@ def test_dump1090_recording_through_tcp(shared_dir: Path) -> None:
             pos.append((r["icao"], r["latitude"], r["longitude"]))
             alt[r["icao"]] = r["altitude"]
             if r["icao"] in vel:
-                states.append((r["icao"], r["latitude"], r["longitude"], r["altitude"]))
+                states.append(
+                    (r["icao"], r["latitude"], r["longitude"], r["altitude"], vel[r["icao"]])
+                )
     assert len(pos) == 4
     assert len(batch) == 3  # the first airborne position needs its pair; three follow
     for k in range(len(batch)):
-        icao, lat, lon, alt_ft = states[k - len(batch)]
+        icao, lat, lon, alt_ft, (gs, trk, vr) = states[k - len(batch)]
         assert batch.track_id[k] == icao.lower()
         assert (batch.lat[k], batch.lon[k]) == pytest.approx((lat, lon), abs=1e-7)
         assert batch.alt_m[k] == pytest.approx(alt_ft * FT)
-        gs, trk, vr = vel[icao]
         assert batch.vs_mps[k] == pytest.approx(vr * FPM)
         assert batch.gs_mps[k] == pytest.approx(gs * KT)
         assert batch.trk_deg[k] == pytest.approx(trk)
