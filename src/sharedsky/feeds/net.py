@@ -24,6 +24,7 @@ other than the first are skipped).
 
 from __future__ import annotations
 
+import importlib
 import logging
 import socket
 import struct
@@ -40,11 +41,16 @@ from sharedsky.feeds.decoding import Decoder, RateLimitedLog
 from sharedsky.model.tracks import TrackBatch
 
 __all__ = [
+    "DECODERS",
+    "FeedSpec",
     "FileReplayFeed",
     "HttpPollFeed",
     "ReplayProgress",
     "TcpFeed",
     "UdpFeed",
+    "is_pcap",
+    "make_decoder",
+    "open_feed",
     "parse_address",
     "read_pcap",
 ]
@@ -572,3 +578,111 @@ class FileReplayFeed(_Base):
             vel_accuracy_mps=batch.vel_accuracy_mps,
             rejects=batch.rejects,
         )
+
+
+# -- configuration --------------------------------------------------------------------------
+#: Feed type -> (module, decoder class); imported when a feed of that type is opened.
+DECODERS: dict[str, tuple[str, str]] = {
+    "sbs": ("sharedsky.feeds.sbs", "SbsDecoder"),
+    "beast": ("sharedsky.feeds.beast", "BeastDecoder"),
+    "readsb": ("sharedsky.feeds.readsb", "ReadsbDecoder"),
+    "ais": ("sharedsky.feeds.ais", "AisDecoder"),
+    "asterix": ("sharedsky.feeds.asterix", "AsterixDecoder"),
+}
+_SOURCES = ("tcp", "udp", "url", "file")
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """One configured feed: a format and where its bytes come from.
+
+    ``type``: ``sbs`` | ``beast`` | ``readsb`` | ``ais`` | ``asterix``; exactly one source:
+    ``tcp`` (``"host:port"``, we connect), ``udp`` (``"host:port"``, we bind), ``url``
+    (``http(s)://...`` or a file path, polled every ``interval_s``) or ``file`` (a recording
+    replayed at ``speed``×, ``0`` = as fast as possible); ``name`` an optional label.
+    """
+
+    type: str
+    source: str  # "tcp" | "udp" | "url" | "file"
+    address: str
+    speed: float = 1.0
+    interval_s: float = 1.0
+    name: str | None = None
+
+    @classmethod
+    def from_dict(cls, doc: object, where: str = "feed", base_dir: Path | None = None) -> FeedSpec:
+        """Validate a configuration entry; :class:`InvalidInput` names the offending field."""
+        if not isinstance(doc, dict):
+            raise InvalidInput("must be an object", where)
+        unknown = set(doc) - {"type", *_SOURCES, "speed", "interval_s", "name"}
+        if unknown:
+            raise InvalidInput(f"unknown key(s) {sorted(unknown)}", where)
+        ftype = doc.get("type")
+        if ftype not in DECODERS:
+            raise InvalidInput(f"must be one of {sorted(DECODERS)}, got {ftype!r}", f"{where}.type")
+        given = [k for k in _SOURCES if k in doc]
+        if len(given) != 1:
+            raise InvalidInput(f"needs exactly one of {list(_SOURCES)}, got {given}", where)
+        source = given[0]
+        address = doc[source]
+        if not isinstance(address, str) or not address:
+            raise InvalidInput("must be a non-empty string", f"{where}.{source}")
+        if source in ("tcp", "udp"):
+            parse_address(address, f"{where}.{source}")
+        elif source == "file" or not address.startswith(("http://", "https://")):
+            p = Path(address)
+            if base_dir is not None and not p.is_absolute():
+                address = str(base_dir / p)
+        values: dict[str, float] = {}
+        for key, default in (("speed", 1.0), ("interval_s", 1.0)):
+            v = doc.get(key, default)
+            if isinstance(v, bool) or not isinstance(v, int | float) or not v >= 0:
+                raise InvalidInput(f"must be a number >= 0, got {v!r}", f"{where}.{key}")
+            values[key] = float(v)
+        if values["interval_s"] <= 0:
+            raise InvalidInput("must be > 0", f"{where}.interval_s")
+        name = doc.get("name")
+        if name is not None and (not isinstance(name, str) or not name):
+            raise InvalidInput("must be a non-empty string", f"{where}.name")
+        return cls(ftype, source, address, values["speed"], values["interval_s"], name)
+
+    def to_dict(self) -> dict[str, object]:
+        d: dict[str, object] = {"type": self.type, self.source: self.address}
+        if self.source == "file":
+            d["speed"] = self.speed
+        if self.source == "url":
+            d["interval_s"] = self.interval_s
+        if self.name:
+            d["name"] = self.name
+        return d
+
+
+def make_decoder(ftype: str) -> Decoder:
+    """A fresh decoder for a feed type (``sbs``, ``beast``, ``readsb``, ``ais``, ``asterix``)."""
+    if ftype not in DECODERS:
+        raise InvalidInput(f"must be one of {sorted(DECODERS)}, got {ftype!r}", "type")
+    module, cls = DECODERS[ftype]
+    decoder: Decoder = getattr(importlib.import_module(module), cls)()
+    return decoder
+
+
+def open_feed(
+    spec: FeedSpec,
+    *,
+    clock: Callable[[], float] = time.time,
+    progress: Callable[[ReplayProgress], None] | None = None,
+) -> TcpFeed | UdpFeed | HttpPollFeed | FileReplayFeed:
+    """Build the feed a :class:`FeedSpec` describes (not started: iterate ``batches()`` or
+    give it to ``LiveService.attach_feed``)."""
+    decoder = make_decoder(spec.type)
+    if spec.source == "tcp":
+        host, port = parse_address(spec.address, "tcp")
+        return TcpFeed(host, port, decoder, spec.name, clock=clock)
+    if spec.source == "udp":
+        host, port = parse_address(spec.address, "udp")
+        return UdpFeed(host, port, decoder, spec.name, clock=clock)
+    if spec.source == "url":
+        return HttpPollFeed(spec.address, decoder, spec.interval_s, spec.name, clock=clock)
+    return FileReplayFeed(
+        spec.address, decoder, spec.speed, name=spec.name, clock=clock, progress=progress
+    )

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from sharedsky.api.live.routes import SCOPE_PICTURE_READ, SCOPE_TRACKS_WRITE, router
 from sharedsky.config import Settings
+from sharedsky.feeds.net import open_feed
 from sharedsky.services.live import LiveConfig, LiveService
 
 __all__ = ["SCOPE_PICTURE_READ", "SCOPE_TRACKS_WRITE", "live_lifespan", "router"]
@@ -37,7 +38,16 @@ async def live_lifespan(app: Any, store: Any, settings: Settings) -> AsyncIterat
     app.state.live = service
     if getattr(app.state, "live_loop", True):
         service.start()
+    feeds = [
+        (party, open_feed(spec, clock=clock))
+        for party, pc in config.parties.items()
+        for spec in pc.feeds
+    ]
+    for party, feed in feeds:  # configured surveillance feeds (parties.<p>.feeds)
+        service.attach_feed(party, feed)
     try:
         yield service
     finally:
+        for _, feed in feeds:
+            feed.stop()
         await run_in_threadpool(service.stop)

@@ -40,7 +40,8 @@ also accept ``horizontal_nm`` / ``vertical_ft`` (converted here). Unknown keys a
       "lines": [{"id": "border", "kind": "border", "parties": ["alpha", "bravo"],
                  "points": [[lat, lon], ...]}],
       "geojson": {"type": "FeatureCollection", "features": [...]} | "areas.geojson",
-      "parties": {"alpha": {"links": {"TRACK1": "<operational intent id>"}}}
+      "parties": {"alpha": {"links": {"TRACK1": "<operational intent id>"},
+                            "feeds": [{"type": "ais", "tcp": "10.0.0.5:10110"}]}}
     }
 
 GeoJSON features: ``Polygon`` (outer ring used) and ``MultiPolygon`` become volumes,
@@ -52,7 +53,8 @@ Semantics: a volume with an ``owner`` protects that party's airspace — other p
 predicted to enter raise alerts to both; without an owner it is a hazard for everyone (alerts go
 to the party of the track). A line concerns the listed ``parties`` (their tracks raise alerts
 and their need-to-know area includes it), or everyone when ``parties`` is absent. ``parties.<p>``
-is that party's own configuration (today: track-to-plan links), readable by that party only.
+is that party's own configuration (track-to-plan links; ``feeds``: surveillance feeds the server
+runs for it, see :class:`sharedsky.feeds.net.FeedSpec`), readable by that party only.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ from pathlib import Path
 from typing import Any
 
 from sharedsky.errors import InvalidInput
+from sharedsky.feeds.net import FeedSpec
 from sharedsky.tactical import (
     AlertThresholds,
     DataQuality,
@@ -102,9 +105,11 @@ class ConfiguredLine:
 
 @dataclass(frozen=True)
 class PartyConfig:
-    """One party's own configuration: ``links`` maps its track ids to its plan (OIR) ids."""
+    """One party's own configuration: ``links`` maps its track ids to its plan (OIR) ids;
+    ``feeds`` are the surveillance feeds the server runs for the party."""
 
     links: Mapping[str, str] = field(default_factory=dict)
+    feeds: tuple[FeedSpec, ...] = ()
 
 
 def _num(
@@ -486,13 +491,20 @@ class LiveConfig:
             where = f"parties.{name}"
             if not isinstance(pdoc, Mapping):
                 raise InvalidInput("must be an object", where)
-            _check_keys(pdoc, {"links"}, where)
+            _check_keys(pdoc, {"links", "feeds"}, where)
             links = pdoc.get("links") or {}
             if not isinstance(links, Mapping) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in links.items()
             ):
                 raise InvalidInput("must map track ids to plan ids (strings)", f"{where}.links")
-            parties[str(name)] = PartyConfig(links=dict(links))
+            feeds_doc = pdoc.get("feeds") or []
+            if not isinstance(feeds_doc, list):
+                raise InvalidInput("must be an array of feeds", f"{where}.feeds")
+            feeds = tuple(
+                FeedSpec.from_dict(f, f"{where}.feeds[{i}]", base_dir)
+                for i, f in enumerate(feeds_doc)
+            )
+            parties[str(name)] = PartyConfig(links=dict(links), feeds=feeds)
         values["parties"] = parties
         values["source"] = dict(doc)
         return cls(**values)
