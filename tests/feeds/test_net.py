@@ -7,6 +7,8 @@ recording pass-through feed, running a feed inside a live service with a fake cl
 
 from __future__ import annotations
 
+import json
+import re
 import socket
 import struct
 import threading
@@ -14,23 +16,29 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from sharedsky.cli import _register, app
 from sharedsky.errors import InvalidInput
 from sharedsky.feeds.ais import AisDecoder
 from sharedsky.feeds.base import Feed, FeedHealth
 from sharedsky.feeds.net import (
+    FeedSpec,
     FileReplayFeed,
     HttpPollFeed,
     ReplayProgress,
     TcpFeed,
     UdpFeed,
+    open_feed,
     parse_address,
     read_pcap,
 )
 from sharedsky.model.tracks import TrackBatch
 from sharedsky.services.live import LiveConfig, LiveService
+from sharedsky.testing import ServerProcess, mint_token
 from tests.services.live_helpers import Clock
 
 T0 = 1_795_608_000.0
@@ -303,3 +311,115 @@ def test_parse_address() -> None:
     for bad in ("nohost", "h:port", "h:70000"):
         with pytest.raises(InvalidInput, match="tcp"):
             parse_address(bad, "tcp")
+
+
+# -- configuration and the command line -----------------------------------------------------
+def test_feed_specs_validate_and_name_the_field(tmp_path: Path) -> None:
+    spec = FeedSpec.from_dict({"type": "ais", "tcp": "127.0.0.1:10110"}, "f")
+    assert (spec.type, spec.source, spec.address) == ("ais", "tcp", "127.0.0.1:10110")
+    rel = FeedSpec.from_dict({"type": "asterix", "file": "x.pcap", "speed": 0}, "f", tmp_path)
+    assert rel.address == str(tmp_path / "x.pcap") and rel.speed == 0
+    bad = [
+        ({"type": "nmea", "tcp": "h:1"}, "f.type"),
+        ({"type": "ais"}, "f: needs exactly one"),
+        ({"type": "ais", "tcp": "h:1", "udp": "h:2"}, "f: needs exactly one"),
+        ({"type": "ais", "tcp": "h:x"}, "f.tcp"),
+        ({"type": "ais", "file": "a", "speed": -1}, "f.speed"),
+        ({"type": "ais", "url": "http://h", "interval_s": 0}, "f.interval_s"),
+        ({"type": "ais", "udp": ":1", "port": 3}, "unknown key"),
+        ("ais", "f: must be an object"),
+    ]
+    for doc, msg in bad:
+        with pytest.raises(InvalidInput, match=re.escape(msg)):
+            FeedSpec.from_dict(doc, "f")
+    cfg = LiveConfig.from_dict(
+        {"parties": {"alpha": {"feeds": [{"type": "ais", "udp": "127.0.0.1:0"}]}}}
+    )
+    assert cfg.parties["alpha"].feeds == (FeedSpec("ais", "udp", "127.0.0.1:0"),)
+    with pytest.raises(InvalidInput, match=re.escape("parties.alpha.feeds[0].type")):
+        LiveConfig.from_dict({"parties": {"alpha": {"feeds": [{"type": "x", "tcp": "h:1"}]}}})
+    feed = open_feed(FeedSpec("ais", "udp", "127.0.0.1:0"))
+    assert isinstance(feed, UdpFeed) and feed.decoder.name == "ais"
+    feed.stop()
+    list(feed.batches())  # ends at once, closes the socket
+
+
+def _picture_ids(url: str, key: bytes, party: str) -> set[str]:
+    token = mint_token(key, sub=party, scopes=["sharedsky.picture.read"])
+    r = httpx.get(
+        f"{url}/live/v1/picture", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+    assert r.status_code == 200, r.text
+    return {t["track_id"] for t in r.json()["tracks"] if t["party"] == party}
+
+
+@pytest.mark.slow
+def test_serve_runs_configured_feeds_and_the_feed_command_pushes(
+    shared_dir: Path, tmp_path: Path
+) -> None:
+    """A live configuration names an AIS receiver on a loopback port; ``sharedsky serve``
+    connects to it. ``sharedsky feed`` decodes an ASTERIX capture locally and pushes it for a
+    second party. Both pictures hold exactly the independently decoded identities."""
+    from pyais.stream import FileReaderStream
+
+    ais_path = shared_dir / "data" / "ais" / "gpsd_ais-raw-messages.log"
+    receiver = LoopbackServer([[ais_path.read_bytes()]])
+    cfg = tmp_path / "live.json"
+    cfg.write_text(
+        json.dumps(
+            {
+                "parties": {
+                    "alpha": {"feeds": [{"type": "ais", "tcp": f"127.0.0.1:{receiver.port}"}]}
+                }
+            }
+        )
+    )
+    mmsis = set()
+    for msg in FileReaderStream(str(ais_path)):
+        d = msg.decode()
+        if d.msg_type in (1, 2, 3, 18, 19) and abs(d.lat - 91) > 1e-3:
+            mmsis.add(str(d.mmsi))
+    certs = shared_dir / "spec" / "test-certs"
+    key = (certs / "auth2.key").read_bytes()
+    capture = shared_dir / "data" / "asterix" / "croatiacontrol_cat_062_065.pcap"
+    with ServerProcess(
+        f"sqlite:///{tmp_path / 'db.sqlite'}",
+        [certs / "auth2.pem"],
+        env={"SHAREDSKY_LIVE_CONFIG": str(cfg)},
+    ) as server:
+        deadline = time.monotonic() + 30
+        while _picture_ids(server.url, key, "alpha") != mmsis and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _picture_ids(server.url, key, "alpha") == mmsis, server.output()
+        _register()
+        result = CliRunner().invoke(
+            app,
+            [
+                "feed",
+                "asterix",
+                str(capture),
+                "--server",
+                server.url,
+                "--party",
+                "bravo",
+                "--key",
+                str(certs / "auth2.key"),
+                "--speed",
+                "0",
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        assert "2 decoded, 0 rejected" in result.output
+        assert _picture_ids(server.url, key, "bravo") == {"4ca7a8", "4cac7f"}
+    receiver.join()
+
+
+def test_feed_command_decodes_only_without_a_server(shared_dir: Path) -> None:
+    _register()
+    path = shared_dir / "data" / "ais" / "gpsd_ais-nmea.log"
+    result = CliRunner().invoke(app, ["feed", "ais", str(path), "--speed", "0"])
+    assert result.exit_code == 0, result.output
+    assert "1500 messages, 174 decoded, 3 rejected" in result.output
+    assert "3 rejected: lat/lon: position not available (91/181)" in result.output
+    result = CliRunner().invoke(app, ["feed", "nmea", str(path)])
+    assert result.exit_code != 0
