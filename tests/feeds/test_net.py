@@ -19,6 +19,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from sharedsky.cli import _register, app
@@ -32,6 +34,7 @@ from sharedsky.feeds.net import (
     ReplayProgress,
     TcpFeed,
     UdpFeed,
+    make_decoder,
     open_feed,
     parse_address,
     read_pcap,
@@ -423,3 +426,35 @@ def test_feed_command_decodes_only_without_a_server(shared_dir: Path) -> None:
     assert "3 rejected: lat/lon: position not available (91/181)" in result.output
     result = CliRunner().invoke(app, ["feed", "nmea", str(path)])
     assert result.exit_code != 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=600), st.sampled_from([0, 24, 40, 200]), st.integers(0, 255))
+def test_pcap_reader_never_raises_on_damaged_captures(
+    shared_dir: Path, noise: bytes, keep: int, flip: int
+) -> None:
+    """A damaged capture yields what it can and stops; only a bad magic is an error."""
+    real = (shared_dir / "data" / "asterix" / "croatiacontrol_cat_062_065.pcap").read_bytes()
+    data = bytearray(real[: max(keep, 4)] + noise)
+    if len(data) > 30:
+        data[30] ^= flip  # inside the first record header
+    for blob in (bytes(data), b"\x0a\x0d\x0d\x0a" + noise):
+        for t, payload in read_pcap(blob):
+            assert isinstance(t, float) and isinstance(payload, bytes)
+
+
+def test_pcap_replay_is_paced_by_capture_times(shared_dir: Path) -> None:
+    capture = shared_dir / "data" / "asterix" / "croatiacontrol_asterix.pcap"
+    times = [t for t, _ in read_pcap(capture.read_bytes())]
+    clock = Clock(T0)
+    slept: list[float] = []
+
+    def sleep(s: float) -> None:
+        slept.append(s)
+        clock.advance(s)
+
+    feed = FileReplayFeed(capture, make_decoder("asterix"), speed=2.0, clock=clock, sleep=sleep)
+    batches = list(feed.batches())
+    assert sum(len(b.rejects) for b in batches) == 482  # see test_asterix: all rejected
+    assert sum(slept) == pytest.approx((times[-1] - times[0]) / 2.0)
+    assert feed.health().messages == 482 and feed.health().connected is False

@@ -118,6 +118,22 @@ class _Base:
     def _received(self) -> None:
         self._last_rx = time.monotonic()
 
+    def batches(self) -> Iterator[TrackBatch]:
+        """Yield decoded batches until the source ends or :meth:`stop` (see the module doc).
+
+        When it ends, a decoder holding resources (the ASTERIX worker process) is closed; it
+        would start again if fed later.
+        """
+        try:
+            yield from self._batches()
+        finally:
+            close = getattr(self.decoder, "close", None)
+            if close is not None:
+                close()
+
+    def _batches(self) -> Iterator[TrackBatch]:
+        raise NotImplementedError
+
 
 class TcpFeed(_Base):
     """Read a receiver's TCP stream, reconnecting with exponential backoff.
@@ -152,7 +168,7 @@ class TcpFeed(_Base):
         #: waits (s) slept before each reconnection, in order (health and tests)
         self.waits: list[float] = []
 
-    def batches(self) -> Iterator[TrackBatch]:
+    def _batches(self) -> Iterator[TrackBatch]:
         wait = self.backoff[0]
         attempts = 0
         while not self._stop.is_set():
@@ -235,7 +251,7 @@ class UdpFeed(_Base):
         host, port = self._sock.getsockname()[:2]
         return str(host), int(port)
 
-    def batches(self) -> Iterator[TrackBatch]:
+    def _batches(self) -> Iterator[TrackBatch]:
         try:
             while not self._stop.is_set():
                 try:
@@ -293,7 +309,7 @@ class HttpPollFeed(_Base):
                 return data
         return Path(self.source).read_bytes()
 
-    def batches(self) -> Iterator[TrackBatch]:
+    def _batches(self) -> Iterator[TrackBatch]:
         while not self._stop.is_set():
             if self._max_polls is not None and self.polls >= self._max_polls:
                 return
@@ -511,7 +527,7 @@ class FileReplayFeed(_Base):
         n = len(data)
         return n, ((None, data[i : i + self.chunk]) for i in range(0, n, self.chunk))
 
-    def batches(self) -> Iterator[TrackBatch]:
+    def _batches(self) -> Iterator[TrackBatch]:
         data = self.path.read_bytes()
         pcap = is_pcap(data)
         total, pieces = self._pieces(data)
