@@ -120,6 +120,9 @@ def test_detect_at_takes_latest_state_not_after(
     # at T0 - 1 only a's older state exists: one aircraft, nothing to report
     code, out, err = run_cli(["detect", str(p), "--at", str(T0 - 1)], capsys)
     assert code == 0 and pd.read_csv(io.StringIO(out)).empty and "1 aircraft" in err
+    # long after the last report every aircraft has left the picture
+    code, _, err = run_cli(["detect", str(p), "--at", str(T0 + 3600)], capsys)
+    assert code == 1 and "no aircraft reported within 60 s" in err and "Traceback" not in err
     iso = pd.Timestamp(T0, unit="s", tz="UTC").isoformat().replace("+00:00", "Z")
     _, out, _ = run_cli(["detect", str(p), "--at", iso], capsys)
     assert pd.read_csv(io.StringIO(out))["time"].tolist() == [iso]

@@ -233,6 +233,9 @@ def detect_command(
     if now is not None and not (states.t <= now).any():
         raise InvalidInput(f"no state at or before {_iso(now)}", "--at")
     latest = states.latest(now, max_age_s=drop_after)
+    if len(latest) == 0:
+        when = _iso(now) if now is not None else "the latest time"
+        raise InvalidInput(f"no aircraft reported within {drop_after:g} s before {when}", "--at")
     params = _params(
         horizontal_nm, vertical_ft, vertical_high_ft, lookahead, all_pairs, max_age,
         raw_altitudes, now if now is not None else float(latest.t.max()),
