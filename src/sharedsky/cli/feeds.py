@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -125,7 +126,7 @@ def feed_command(
         raise InvalidInput(f"must be one of {sorted(DECODERS)}, got {ftype!r}", "TYPE")
     spec = spec_from_address(ftype, address, speed=speed, interval_s=interval)
     tokens = TokenSource.from_options(party, token_file, key, server) if server else None
-    progress_cb: list = []
+    progress_cb: list[Callable[[ReplayProgress], None]] = []
     feed = open_feed(spec, progress=lambda p: [f(p) for f in progress_cb] and None)
     client = LiveClient(server, tokens, via=via) if server and tokens else None
     if duration is not None:

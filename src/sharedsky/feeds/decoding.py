@@ -22,6 +22,12 @@ Contract of :class:`Decoder`:
   (a format it does not use, such as an NMEA GPS sentence next to AIS) is counted; the invariant
   ``messages == decoded + rejected + ignored`` holds at every moment.
 
+Optional: ``feed_datagram(data, now)`` — a decoder whose format has a meaning for datagram
+boundaries defines it (ASTERIX: a datagram holds whole data blocks, nothing is carried over; AIS:
+a datagram ends its last line); :class:`~sharedsky.feeds.net.UdpFeed` and pcap replays call it
+when present, ``feed`` otherwise. A decoder holding resources may define ``close()``; transports
+call it when they end.
+
 Transports may call ``feed``/``flush`` from one thread while another thread reads
 ``counters.snapshot()``; the counters take a lock, the decoder itself is single-threaded.
 """
