@@ -13,7 +13,13 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["grid_pairs", "pair_geometry", "swept_boxes", "window_polygon_times"]
+__all__ = [
+    "assemble_rows",
+    "grid_pairs",
+    "pair_geometry",
+    "swept_boxes",
+    "window_polygon_times",
+]
 
 _INF = np.inf
 # |w|² at or below this (m²/s²) counts as identical velocities (|w| ≤ 1 µm/s).
@@ -330,8 +336,9 @@ def grid_pairs(
     a hash of the cell into a power-of-two number of buckets. A pair is tested once: in the
     FIRST slot where its boxes overlap, in the cell holding the lower corner of that overlap.
 
-    Outputs (capacity ``cap = len(out_i)``): pair indices ``out_i < out_j``, ``out_f[0:8]`` =
-    t_in, t_out, t_cpa, d_cpa, dalt_cpa, R, H, T and ``out_b[0:2]`` = los, cannot_assess.
+    Outputs (capacity ``cap = len(out_i)``): pair indices ``out_i < out_j``, one row of
+    ``out_f`` (shape ``(cap, 8)``) per pair = t_in, t_out, t_cpa, d_cpa, dalt_cpa, R, H, T and
+    of ``out_b`` (``(cap, 2)``) = los, cannot_assess.
     Returns (number of result rows, which may exceed cap: call again with a larger cap; number
     of candidate pairs tested exactly).
     """
@@ -464,9 +471,9 @@ def grid_pairs(
                         out_i[count] = i
                         out_j[count] = j
                         for q in range(8):
-                            out_f[q, count] = np.nan
-                        out_b[0, count] = False
-                        out_b[1, count] = True
+                            out_f[count, q] = np.nan
+                        out_b[count, 0] = False
+                        out_b[count, 1] = True
                     count += 1
                     continue
                 top = max(alt[i], alt[j])
@@ -512,18 +519,74 @@ def grid_pairs(
                 if count < cap:
                     out_i[count] = i
                     out_j[count] = j
-                    out_f[0, count] = t_in
-                    out_f[1, count] = t_out
-                    out_f[2, count] = tc
-                    out_f[3, count] = dcpa
-                    out_f[4, count] = dac
-                    out_f[5, count] = rad
-                    out_f[6, count] = hh
-                    out_f[7, count] = tt
-                    out_b[0, count] = los
-                    out_b[1, count] = False
+                    out_f[count, 0] = t_in
+                    out_f[count, 1] = t_out
+                    out_f[count, 2] = tc
+                    out_f[count, 3] = dcpa
+                    out_f[count, 4] = dac
+                    out_f[count, 5] = rad
+                    out_f[count, 6] = hh
+                    out_f[count, 7] = tt
+                    out_b[count, 0] = los
+                    out_b[count, 1] = False
                 count += 1
     return count, ncand
+
+
+@njit(cache=True)
+def assemble_rows(
+    order: np.ndarray,
+    count: int,
+    out_i: np.ndarray,
+    out_j: np.ndarray,
+    out_f: np.ndarray,
+    out_b: np.ndarray,
+    pairs: np.ndarray,
+    cols: np.ndarray,
+    flags: np.ndarray,
+) -> None:
+    """The first ``count`` rows of :func:`grid_pairs` (track indices in the order ``order``
+    maps back to the caller's rows) sorted by (a, b) with a < b the caller's indices:
+    ``pairs`` (2, count), ``cols`` (8, count) the columns of ``out_f``, ``flags`` (2, count)
+    those of ``out_b``. A counting sort by a, then by b within each a (pairs are unique)."""
+    n = order.shape[0]
+    head = np.zeros(n + 1, dtype=np.int64)
+    for r in range(count):
+        a = min(order[out_i[r]], order[out_j[r]])
+        head[a + 1] += 1
+    for a in range(n):
+        head[a + 1] += head[a]
+    src = np.empty(count, dtype=np.int64)
+    for r in range(count):
+        oi = order[out_i[r]]
+        oj = order[out_j[r]]
+        a = min(oi, oj)
+        dst = head[a]
+        head[a] = dst + 1
+        pairs[0, dst] = a
+        pairs[1, dst] = max(oi, oj)
+        src[dst] = r
+    # head[a] is now the end of group a; insertion sort each group by b
+    g0 = 0
+    for a in range(n):
+        g1 = head[a]
+        for p in range(g0 + 1, g1):
+            bb = pairs[1, p]
+            rr = src[p]
+            q = p - 1
+            while q >= g0 and pairs[1, q] > bb:
+                pairs[1, q + 1] = pairs[1, q]
+                src[q + 1] = src[q]
+                q -= 1
+            pairs[1, q + 1] = bb
+            src[q + 1] = rr
+        g0 = g1
+    for dst in range(count):
+        r = src[dst]
+        for q in range(8):
+            cols[q, dst] = out_f[r, q]
+        flags[0, dst] = out_b[r, 0]
+        flags[1, dst] = out_b[r, 1]
 
 
 @njit(cache=True, inline="always")

@@ -507,8 +507,8 @@ def detect_conflicts(states: TrackStates, params: DetectionParams | None = None)
     while True:
         out_i = ws.get("out_i", (cap,), np.int64)
         out_j = ws.get("out_j", (cap,), np.int64)
-        out_f = ws.get("out_f", (8, cap), np.float64)
-        out_b = ws.get("out_b", (2, cap), np.bool_)
+        out_f = ws.get("out_f", (cap, 8), np.float64)
+        out_b = ws.get("out_b", (cap, 2), np.bool_)
         count, ncand = _kernels.grid_pairs(
             px,
             py,
@@ -549,21 +549,20 @@ def detect_conflicts(states: TrackStates, params: DetectionParams | None = None)
             break
         cap = int(count * 1.25) + 1
     ws.capacity = max(ws.capacity, int(count * 1.25))
-    oi, oj = order[out_i[:count]], order[out_j[:count]]
-    i, j = np.minimum(oi, oj), np.maximum(oi, oj)
-    del oi, oj
-    rows = np.argsort(i * max(n, 1) + j)
-    i, j = i[rows], j[rows]
+    pairs = np.empty((2, count), dtype=np.int64)
+    cols = np.empty((8, count), dtype=np.float64)
+    flags = np.empty((2, count), dtype=np.bool_)
+    _kernels.assemble_rows(order, count, out_i, out_j, out_f, out_b, pairs, cols, flags)
 
     def col(q: int) -> np.ndarray:
-        return out_f[q, :count][rows]
+        return cols[q]
 
-    los = out_b[0, :count][rows]
-    cannot = out_b[1, :count][rows]
+    los = flags[0]
+    cannot = flags[1]
     t_in = col(0)
     level = classify_arrays(t_in, los, cannot, params.thresholds)
     return Conflicts(
-        pairs=np.vstack([i, j]),
+        pairs=pairs,
         t_in=t_in,
         t_out=col(1),
         t_cpa=col(2),
