@@ -30,35 +30,30 @@ def check_on_invalid(on_invalid: str) -> str:
 class Rows:
     """Track states accumulated during one ``feed`` call, turned into one :class:`TrackBatch`.
 
-    Columns are plain lists (appending is the hot path); units are SI already.
+    ``ids`` holds the track ids and ``vals`` one ``(t, lat, lon, alt_m, gs_mps, trk_deg,
+    vs_mps)`` tuple per state (appending one tuple is the hot path); units are SI already.
     """
 
-    __slots__ = ("alt", "gs", "ids", "lat", "lon", "rejects", "t", "trk", "vs")
+    __slots__ = ("ids", "rejects", "vals")
 
     def __init__(self) -> None:
         self.ids: list[str] = []
-        self.t: list[float] = []
-        self.lat: list[float] = []
-        self.lon: list[float] = []
-        self.alt: list[float] = []
-        self.gs: list[float] = []
-        self.trk: list[float] = []
-        self.vs: list[float] = []
+        self.vals: list[tuple[float, float, float, float, float, float, float]] = []
         self.rejects: list[Reject] = []
 
     def batch(self) -> TrackBatch:
         if not self.ids:
             return TrackBatch.empty(self.rejects)
-        ids = np.array(self.ids, dtype=object)
+        cols = np.ascontiguousarray(np.array(self.vals, dtype=np.float64).T)
         return TrackBatch.from_arrays(
-            ids,
-            np.array(self.t, dtype=np.float64),
-            np.array(self.lat, dtype=np.float64),
-            np.array(self.lon, dtype=np.float64),
-            alt_m=np.array(self.alt, dtype=np.float64),
-            gs_mps=np.array(self.gs, dtype=np.float64),
-            trk_deg=np.array(self.trk, dtype=np.float64),
-            vs_mps=np.array(self.vs, dtype=np.float64),
+            np.array(self.ids, dtype=object),
+            cols[0],
+            cols[1],
+            cols[2],
+            alt_m=cols[3],
+            gs_mps=cols[4],
+            trk_deg=cols[5],
+            vs_mps=cols[6],
             rejects=self.rejects,
         )
 

@@ -272,6 +272,7 @@ class BeastDecoder:
         jump_deg = self.max_jump_km / _DEG_KM
         need_vel = self.require_velocity
         bad = self._bad
+        ids_a, vals_a = rows.ids.append, rows.vals.append
         if self.mlat_epoch is not None:
             epoch = self.mlat_epoch
             top = None
@@ -355,19 +356,22 @@ class BeastDecoder:
                     ac.lat, ac.lon, ac.t_pos = lat, lon, t
                     fresh_vel = t - ac.t_vel <= max_age
                     if fresh_vel or not need_vel:
-                        rows.ids.append(ac.tid)
-                        rows.t.append(t)
-                        rows.lat.append(lat)
-                        rows.lon.append(lon)
-                        rows.alt.append(ac.alt_ft * FT_TO_M if t - ac.t_alt <= max_age else NAN)
+                        alt_m = ac.alt_ft * FT_TO_M if t - ac.t_alt <= max_age else NAN
+                        ids_a(ac.tid)
                         if fresh_vel:
-                            rows.gs.append(ac.gs_kt * KT_TO_MPS)
-                            rows.trk.append(ac.trk)
-                            rows.vs.append(ac.vr_fpm * FPM_TO_MPS)
+                            vals_a(
+                                (
+                                    t,
+                                    lat,
+                                    lon,
+                                    alt_m,
+                                    ac.gs_kt * KT_TO_MPS,
+                                    ac.trk,
+                                    ac.vr_fpm * FPM_TO_MPS,
+                                )
+                            )
                         else:
-                            rows.gs.append(NAN)
-                            rows.trk.append(NAN)
-                            rows.vs.append(NAN)
+                            vals_a((t, lat, lon, alt_m, NAN, NAN, NAN))
                 elif tc == 19:
                     r = decode_bds09(me)
                     st = r["subtype"]
@@ -404,14 +408,18 @@ class BeastDecoder:
                     ac.lat, ac.lon, ac.t_pos = lat, lon, t
                     decoded += 1
                     gs, trk = r.get("groundspeed"), r.get("track")
-                    rows.ids.append(ac.tid)
-                    rows.t.append(t)
-                    rows.lat.append(lat)
-                    rows.lon.append(lon)
-                    rows.alt.append(NAN)
-                    rows.gs.append(NAN if gs is None else gs * KT_TO_MPS)
-                    rows.trk.append(NAN if trk is None else float(trk))
-                    rows.vs.append(0.0)
+                    ids_a(ac.tid)
+                    vals_a(
+                        (
+                            t,
+                            lat,
+                            lon,
+                            NAN,
+                            NAN if gs is None else gs * KT_TO_MPS,
+                            NAN if trk is None else float(trk),
+                            0.0,
+                        )
+                    )
                 else:
                     ignored += 1
             elif df == 4 or df == 20:

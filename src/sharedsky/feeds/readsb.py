@@ -250,13 +250,7 @@ class ReadsbDecoder:
                 continue
             last[tid] = t
             rows.ids.append(tid)
-            rows.t.append(t)
-            rows.lat.append(lat)
-            rows.lon.append(lon)
-            rows.alt.append(alt * FT_TO_M)
-            rows.gs.append(gs * KT_TO_MPS)
-            rows.trk.append(trk)
-            rows.vs.append(vr * FPM_TO_MPS)
+            rows.vals.append((t, lat, lon, alt * FT_TO_M, gs * KT_TO_MPS, trk, vr * FPM_TO_MPS))
             decoded += 1
         if decoded or ignored:
             self.counters.add(decoded=decoded, ignored=ignored)
@@ -295,13 +289,17 @@ class ReadsbDecoder:
                 bad(rows, self._index, json.dumps(p)[:300], str(exc))
                 continue
             rows.ids.append(tid)
-            rows.t.append(t0 + float(dt))
-            rows.lat.append(float(lat))
-            rows.lon.append(float(lon))
-            rows.alt.append(a * FT_TO_M)
-            rows.gs.append(g * KT_TO_MPS)
-            rows.trk.append(k)
-            rows.vs.append(v * FPM_TO_MPS)
+            rows.vals.append(
+                (
+                    t0 + float(dt),
+                    float(lat),
+                    float(lon),
+                    a * FT_TO_M,
+                    g * KT_TO_MPS,
+                    k,
+                    v * FPM_TO_MPS,
+                )
+            )
             decoded += 1
         if decoded or ignored:
             self.counters.add(decoded=decoded, ignored=ignored)
@@ -326,6 +324,7 @@ def trace_table(source: str | Path | dict[str, Any]) -> pd.DataFrame:
     decoder = ReadsbDecoder(on_invalid="raise")
     rows = Rows()
     decoder._trace(doc, rows, b"")
+    v = np.array(rows.vals, dtype=np.float64).reshape(-1, 7)
     callsign: list[str | None] = []
     current: str | None = None
     for p in doc["trace"]:
@@ -337,15 +336,15 @@ def trace_table(source: str | Path | dict[str, Any]) -> pd.DataFrame:
             callsign.append(current)
     return pd.DataFrame(
         {
-            "timestamp": np.array(rows.t, dtype=np.float64),
+            "timestamp": v[:, 0],
             "icao24": rows.ids,
             "callsign": callsign,
-            "latitude": rows.lat,
-            "longitude": rows.lon,
-            "altitude": np.array(rows.alt) / FT_TO_M,
-            "groundspeed": np.array(rows.gs) / KT_TO_MPS,
-            "track": rows.trk,
-            "vertical_rate": np.array(rows.vs) / FPM_TO_MPS,
+            "latitude": v[:, 1],
+            "longitude": v[:, 2],
+            "altitude": v[:, 3] / FT_TO_M,
+            "groundspeed": v[:, 4] / KT_TO_MPS,
+            "track": v[:, 5],
+            "vertical_rate": v[:, 6] / FPM_TO_MPS,
         }
     )
 

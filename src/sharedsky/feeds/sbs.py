@@ -129,6 +129,7 @@ class SbsDecoder:
         self._skipping = False
         self._line_no = 0
         self._dates: dict[str, float] = {}
+        self._minutes: dict[str, float] = {}
 
     # -- public -----------------------------------------------------------------------------
     def feed(self, data: bytes, now: float) -> TrackBatch:
@@ -192,6 +193,16 @@ class SbsDecoder:
         self._dates[d] = day
         return day
 
+    def _minute(self, hhmm: str) -> float:
+        """Seconds of day of ``HH:MM:`` (cached: 1 440 entries at most)."""
+        if len(hhmm) != 6 or hhmm[2] != ":" or hhmm[5] != ":":
+            raise ValueError(hhmm)
+        hh, mm = int(hhmm[:2]), int(hhmm[3:5])
+        if not (0 <= hh < 24 and 0 <= mm < 60):
+            raise ValueError(hhmm)
+        self._minutes[hhmm] = base = float(hh * 3600 + mm * 60)
+        return base
+
     def _lines(self, lines: list[str], now: float, rows: Rows) -> None:
         aircraft = self._aircraft
         dates = self._dates
@@ -201,8 +212,8 @@ class SbsDecoder:
         source = self.time_source
         offset = self.utc_offset_s
         bad = self._bad
-        ids_a, t_a, lat_a, lon_a = rows.ids.append, rows.t.append, rows.lat.append, rows.lon.append
-        alt_a, gs_a, trk_a, vs_a = rows.alt.append, rows.gs.append, rows.trk.append, rows.vs.append
+        ids_a, vals_a = rows.ids.append, rows.vals.append
+        minutes = self._minutes
         line_no = self._line_no
         decoded = ignored = 0
         for line in lines:
@@ -253,13 +264,13 @@ class SbsDecoder:
                         day = dates.get(d)
                         if day is None:
                             day = day_of(d)
-                        if tm[2] != ":" or tm[5] != ":":
-                            raise ValueError(tm)
+                        base = minutes.get(tm[:6])
+                        if base is None:
+                            base = self._minute(tm[:6])
                         sec = float(tm[6:])
-                        hh, mm = int(tm[:2]), int(tm[3:5])
-                        if not (hh < 24 and mm < 60 and 0.0 <= sec < 61.0):
+                        if not 0.0 <= sec < 61.0:
                             raise ValueError(tm)
-                        t = day + hh * 3600 + mm * 60 + sec - offset
+                        t = day + base + sec - offset
                     except (ValueError, IndexError):
                         bad(rows, line_no, line, f"{which}: not 'YYYY/MM/DD','HH:MM:SS.sss'")
                         continue
@@ -296,33 +307,45 @@ class SbsDecoder:
                         decoded += 1
                         if gs == gs or not need_vel:
                             ids_a(tid)
-                            t_a(t)
-                            lat_a(lat)
-                            lon_a(lon)
-                            alt_a(ac.alt_ft * FT_TO_M if t - ac.t_alt <= max_age else NAN)
-                            gs_a(gs * KT_TO_MPS)
-                            trk_a(trk)
-                            vs_a(0.0)
+                            vals_a(
+                                (
+                                    t,
+                                    lat,
+                                    lon,
+                                    ac.alt_ft * FT_TO_M if t - ac.t_alt <= max_age else NAN,
+                                    gs * KT_TO_MPS,
+                                    trk,
+                                    0.0,
+                                )
+                            )
                         continue
                     decoded += 1
                     if t - ac.t_vel <= max_age:
                         ids_a(tid)
-                        t_a(t)
-                        lat_a(lat)
-                        lon_a(lon)
-                        alt_a(ac.alt_ft * FT_TO_M if t - ac.t_alt <= max_age else NAN)
-                        gs_a(ac.gs_kt * KT_TO_MPS)
-                        trk_a(ac.trk)
-                        vs_a(ac.vr_fpm * FPM_TO_MPS)
+                        vals_a(
+                            (
+                                t,
+                                lat,
+                                lon,
+                                ac.alt_ft * FT_TO_M if t - ac.t_alt <= max_age else NAN,
+                                ac.gs_kt * KT_TO_MPS,
+                                ac.trk,
+                                ac.vr_fpm * FPM_TO_MPS,
+                            )
+                        )
                     elif not need_vel:
                         ids_a(tid)
-                        t_a(t)
-                        lat_a(lat)
-                        lon_a(lon)
-                        alt_a(ac.alt_ft * FT_TO_M if t - ac.t_alt <= max_age else NAN)
-                        gs_a(NAN)
-                        trk_a(NAN)
-                        vs_a(NAN)
+                        vals_a(
+                            (
+                                t,
+                                lat,
+                                lon,
+                                ac.alt_ft * FT_TO_M if t - ac.t_alt <= max_age else NAN,
+                                NAN,
+                                NAN,
+                                NAN,
+                            )
+                        )
                 elif tt == "4":
                     if n < 17:
                         raise IndexError
