@@ -288,3 +288,14 @@ def test_mutated_real_frames_never_raise_and_counts_add_up(
     _check_invariants(dec, out)
     if not flips:
         assert dec.counters.rejected == 0
+
+
+def test_silent_aircraft_are_forgotten() -> None:
+    ident = bytes.fromhex("8D406B902015A678D4D220AA4BDA")
+    vel = bytes.fromhex("8D485020994409940838175B284F")  # another aircraft's velocity
+    dec = BeastDecoder(mlat_epoch=0.0)
+    dec.feed(beast_frame(ident, 0), 0.0)
+    dec.feed(beast_frame(vel, 12_000_000 * 540), 0.0)
+    assert dec.callsign("406b90") == "EZY85MH"
+    dec.feed(beast_frame(vel, 12_000_000 * 660), 0.0)
+    assert dec.callsign("406b90") is None

@@ -260,3 +260,16 @@ def test_mutated_real_lines_never_raise_and_counts_add_up(
     _invariants(dec, out)
     if not flips:
         assert dec.counters.snapshot().messages == 60 and dec.counters.rejected == 0
+
+
+def test_silent_aircraft_are_forgotten() -> None:
+    d = "2021/10/07"
+    dec = SbsDecoder()
+    dec.feed(
+        f"MSG,1,1,1,4CA2D6,1,{d},12:00:00.000,{d},12:00:00.000,RYR12A,,,,,,,,,,,0\n".encode(), 0
+    )
+    assert dec.callsign("4ca2d6") == "RYR12A"
+    dec.feed(f"MSG,1,1,1,4CA2D7,1,{d},12:09:00.000,{d},12:09:00.000,EZY1,,,,,,,,,,,0\n".encode(), 0)
+    assert dec.callsign("4ca2d6") == "RYR12A"  # 9 min: still kept
+    dec.feed(f"MSG,1,1,1,4CA2D7,1,{d},12:11:00.000,{d},12:11:00.000,EZY1,,,,,,,,,,,0\n".encode(), 0)
+    assert dec.callsign("4ca2d6") is None and dec.callsign("4ca2d7") == "EZY1"

@@ -70,6 +70,8 @@ _MSG_LEN = {0x31: 2, 0x32: 7, 0x33: 14}
 _MLAT_HZ = 12_000_000.0
 _ME_MASK = (1 << 56) - 1
 _INF = math.inf
+_SWEEP_S = 60.0  # data seconds between sweeps of the aircraft table
+_FORGET_S = 600.0  # an aircraft silent this long is forgotten
 _MAX_BACKDATE = 60 * 12_000_000  # counter ticks
 _DEG_KM = 111.195
 
@@ -100,6 +102,7 @@ class _Aircraft:
         "lon",
         "odd",
         "t_alt",
+        "t_id",
         "t_pos",
         "t_vel",
         "tid",
@@ -112,6 +115,7 @@ class _Aircraft:
         self.callsign = ""
         self.alt_ft = NAN
         self.t_alt = -_INF
+        self.t_id = -_INF
         self.gs_kt = NAN
         self.trk = NAN
         self.vr_fpm = NAN
@@ -164,6 +168,7 @@ class BeastDecoder:
         self._aircraft: dict[int, _Aircraft] = {}
         self._tail = b""
         self._index = 0
+        self._swept = -_INF
 
     # -- public -----------------------------------------------------------------------------
     def feed(self, data: bytes, now: float) -> TrackBatch:
@@ -392,6 +397,7 @@ class BeastDecoder:
                     decoded += 1
                 elif 1 <= tc <= 4:
                     ac.callsign = decode_bds08(me)["callsign"].strip("_ #")
+                    ac.t_id = t
                     decoded += 1
                 elif 5 <= tc <= 8:
                     if t - ac.t_pos > local_win:
@@ -440,8 +446,24 @@ class BeastDecoder:
                 decoded += 1
             else:
                 ignored += 1
+        if decoded and t - self._swept > _SWEEP_S:
+            self._sweep(t)
         if decoded or ignored:
             self.counters.add(decoded=decoded, ignored=ignored)
+
+    def _sweep(self, t: float) -> None:
+        """Forget aircraft silent for ``_FORGET_S`` (bounded memory on a long-running feed)."""
+        self._swept = t
+        old = t - _FORGET_S
+        stale = [k for k, ac in self._aircraft.items() if _last_heard(ac) < old]
+        for k in stale:
+            del self._aircraft[k]
+
+
+def _last_heard(ac: _Aircraft) -> float:
+    even = ac.even[0] if ac.even is not None else -_INF
+    odd = ac.odd[0] if ac.odd is not None else -_INF
+    return max(ac.t_pos, ac.t_vel, ac.t_alt, ac.t_id, even, odd)
 
 
 def _is_hex(s: str) -> bool:

@@ -64,6 +64,8 @@ _IGNORED_KINDS = frozenset(("SEL", "ID", "AIR", "STA", "CLK"))
 _HEX = frozenset("0123456789abcdefABCDEF")
 _TIME_SOURCES = ("logged", "generated", "receive")
 _INF = math.inf
+_SWEEP_S = 60.0  # data seconds between sweeps of the aircraft table
+_FORGET_S = 600.0  # an aircraft silent this long is forgotten
 
 
 class _Aircraft:
@@ -76,6 +78,7 @@ class _Aircraft:
         "gs_kt",
         "squawk",
         "t_alt",
+        "t_id",
         "t_vel",
         "tid",
         "trk",
@@ -89,6 +92,7 @@ class _Aircraft:
         self.ground = False
         self.alt_ft = NAN
         self.t_alt = -_INF
+        self.t_id = -_INF
         self.gs_kt = NAN
         self.trk = NAN
         self.vr_fpm = NAN
@@ -129,6 +133,7 @@ class SbsDecoder:
         self._skipping = False
         self._line_no = 0
         self._dates: dict[str, float] = {}
+        self._swept = -_INF
         self._minutes: dict[str, float] = {}
 
     # -- public -----------------------------------------------------------------------------
@@ -168,6 +173,14 @@ class SbsDecoder:
         self._tail = b""
         self._skipping = False
         return rows.batch()
+
+    def _sweep(self, t: float) -> None:
+        """Forget aircraft silent for ``_FORGET_S`` (bounded memory on a long-running feed)."""
+        self._swept = t
+        old = t - _FORGET_S
+        stale = [k for k, ac in self._aircraft.items() if max(ac.t_alt, ac.t_vel, ac.t_id) < old]
+        for key in stale:
+            del self._aircraft[key]
 
     def callsign(self, icao: str) -> str | None:
         """The last callsign seen for ``icao`` (lower-case hex), or None."""
@@ -216,6 +229,7 @@ class SbsDecoder:
         minutes = self._minutes
         line_no = self._line_no
         decoded = ignored = 0
+        t = -_INF
         for line in lines:
             line_no += 1
             f = line.split(",")
@@ -367,6 +381,7 @@ class SbsDecoder:
                     decoded += 1
                 elif tt == "1":
                     ac.callsign = f[10].strip()[:8] if n > 10 else ""
+                    ac.t_id = t
                     decoded += 1
                 elif tt == "5" or tt == "6" or tt == "7":
                     field = "altitude"
@@ -378,6 +393,7 @@ class SbsDecoder:
                         ac.t_alt = t
                     if tt == "6" and n > 17 and f[17]:
                         ac.squawk = f[17].strip()
+                        ac.t_id = t
                     decoded += 1
                 elif tt == "8":
                     decoded += 1
@@ -388,5 +404,7 @@ class SbsDecoder:
             except IndexError:
                 bad(rows, line_no, line, f"fields: {n} is too few for MSG,{tt}")
         self._line_no = line_no
+        if decoded and t - self._swept > _SWEEP_S:
+            self._sweep(t)
         if decoded or ignored:
             self.counters.add(decoded=decoded, ignored=ignored)
