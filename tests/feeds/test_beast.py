@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import csv
 import itertools
+import json
+import time
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pyModeS as pms
 import pytest
@@ -22,7 +25,8 @@ from hypothesis import strategies as st
 from sharedsky.errors import InvalidInput
 from sharedsky.feeds.beast import BeastDecoder, beast_frame
 from sharedsky.model.tracks import TrackBatch
-from tests.feeds.adsb_helpers import into_service, pieces, through_tcp
+from sharedsky.testing import ServerProcess, mint_token
+from tests.feeds.adsb_helpers import Receiver, into_service, pieces, through_tcp
 from tests.services.live_helpers import Clock
 
 FT, KT, FPM = 0.3048, 1852.0 / 3600.0, 0.3048 / 60.0
@@ -299,3 +303,38 @@ def test_silent_aircraft_are_forgotten() -> None:
     assert dec.callsign("406b90") == "EZY85MH"
     dec.feed(beast_frame(vel, 12_000_000 * 660), 0.0)
     assert dec.callsign("406b90") is None
+
+
+@pytest.mark.slow
+def test_configured_beast_feed_in_sharedsky_serve(shared_dir: Path, tmp_path: Path) -> None:
+    """The two lines of docs/feeds-adsb.md: a live configuration with a Beast feed, and
+    ``sharedsky serve``; the server connects to the receiver and the track is in the picture."""
+    frames = _adsb_csv(shared_dir)
+    stream, _ = _wrap(frames)
+    rx = Receiver([pieces(stream, seed=4, max_piece=2000)])
+    cfg = tmp_path / "live.json"
+    feed = {"type": "beast", "tcp": f"127.0.0.1:{rx.port}"}
+    cfg.write_text(json.dumps({"parties": {"alpha": {"feeds": [feed]}}}))
+    certs = shared_dir / "spec" / "test-certs"
+    token = mint_token(
+        (certs / "auth2.key").read_bytes(), sub="alpha", scopes=["sharedsky.picture.read"]
+    )
+    env = {"SHAREDSKY_LIVE_CONFIG": str(cfg)}
+    db = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    last = _reference(frames)[-1]
+    with ServerProcess(db, [certs / "auth2.pem"], env=env) as server:
+        rx.join()
+        headers = {"Authorization": f"Bearer {token}"}
+        deadline = time.monotonic() + 30.0
+        tracks: list[dict] = []
+        while time.monotonic() < deadline:
+            r = httpx.get(f"{server.url}/live/v1/picture", headers=headers)
+            assert r.status_code == 200, r.text
+            tracks = r.json()["tracks"]
+            if tracks and tracks[0]["lat"] == pytest.approx(last[2], abs=1e-7):
+                break
+            time.sleep(0.2)
+        assert [t["track_id"] for t in tracks] == ["406b90"]
+        assert (tracks[0]["lat"], tracks[0]["lon"]) == pytest.approx(last[2:4], abs=1e-7)
+        assert tracks[0]["gs_mps"] == pytest.approx(last[5] * KT)
+    assert "Traceback" not in server.output()

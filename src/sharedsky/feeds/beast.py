@@ -29,9 +29,12 @@ every decoded position once the velocity is known and fresh (``max_age_s``, 10 s
 
 **Times.** With ``mlat_epoch`` given (a replay of a recording whose counter started at a known
 epoch), ``t = mlat_epoch + counter / 12e6``. Otherwise a frame's time is the receive time ``now``
-of its chunk, moved back by the counter difference to the newest frame of that chunk (at most
-60 s): frames of one chunk keep their true spacing, and a zero or wrapped counter simply
-gives ``now``. Track ids are the lower-case ICAO address (``~`` prefix for a DF18 non-ICAO one).
+of its chunk, moved back by the counter difference to the newest frame of that chunk, clamped at
+60 s: frames of one chunk keep their true spacing and order (a live read spans milliseconds; a
+bulk read of an old recording piles its older part at ``now - 60 s``), and a zero counter
+gives ``now``. For a recording, ``mlat_epoch=0.0`` gives times relative to the counter's start
+(what a replay that re-times its output needs). Track ids are the lower-case ICAO address
+(``~`` prefix for a DF18 non-ICAO one).
 
 **Counting.** Every frame (and every run of junk bytes) is one message: *decoded* when it updated
 an aircraft (identification, position — even a lone CPR half kept for its pair —, velocity,
@@ -288,8 +291,9 @@ class BeastDecoder:
         for index, counter, msg in frames:
             if top is None:
                 t = epoch + counter / _MLAT_HZ
-            elif counter and top - counter <= _MAX_BACKDATE:
-                t = epoch - (top - counter) / _MLAT_HZ
+            elif counter:
+                back = top - counter
+                t = epoch - (back if back < _MAX_BACKDATE else _MAX_BACKDATE) / _MLAT_HZ
             else:
                 t = epoch
             ml = len(msg)
