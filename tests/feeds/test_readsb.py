@@ -217,3 +217,13 @@ def test_mutated_real_documents_never_raise_and_counts_add_up(
     dec = ReadsbDecoder()
     out = [dec.feed(bytes(data), 0.0), dec.flush(0.0)]
     _invariants(dec, out)
+
+
+def test_a_broken_multiline_document_does_not_swallow_the_next(trace_path: Path) -> None:
+    doc, pts = _points(trace_path)
+    good = json.dumps(_snapshot(doc, pts[0], 0.5), indent=1).encode()
+    broken = good.replace(b'"lat"', b'"lat" "', 1)
+    dec = ReadsbDecoder()
+    out = TrackBatch.concat([dec.feed(broken + b"\n" + good + b"\n", 0.0), dec.flush(0.0)])
+    assert len(out) == 1 and len(out.rejects) == 1
+    assert out.rejects[0].reason.startswith("document")

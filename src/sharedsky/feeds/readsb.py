@@ -11,7 +11,9 @@
 
 Input may arrive as one document per line (a stream) or as a whole document spread over lines
 (a file or an HTTP body, then ended by :meth:`ReadsbDecoder.flush`, as
-:class:`sharedsky.feeds.net.HttpPollFeed` does after each poll).
+:class:`sharedsky.feeds.net.HttpPollFeed` does after each poll). A document spread over lines
+that does not parse when its closing ``}`` comes back to column 0 (or at ``flush``) is one
+rejected message; the next document is read afresh.
 
 **Times.** A snapshot record's state time is the document's ``now`` minus the record's
 ``seen_pos`` (readsb writes the age of the position there); without ``seen_pos`` the record's
@@ -173,7 +175,10 @@ class ReadsbDecoder:
             text = b"\n".join(self._doc)
             try:
                 obj = json.loads(text)
-            except ValueError:
+            except ValueError as exc:
+                if line[:1] == b"}":  # the closing brace of a document at column 0: it is broken
+                    self._doc, self._doc_len = [], 0
+                    self._reject(rows, text, f"document: not JSON ({exc})"[:120])
                 return
             self._doc, self._doc_len = [], 0
             if isinstance(obj, dict):
