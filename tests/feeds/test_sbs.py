@@ -201,6 +201,7 @@ def test_merging_needs_fresh_velocity_and_keeps_identity() -> None:
         ("MSG,3,1,1,4CA2D6,1,2021/10/07,12:00:00.000,2021/10/07,12:00:00.000,,1,,", "fields"),
         ("MSG,9,1,1,4CA2D6,1,2021/10/07,12:00:00.000,2021/10/07,12:00:00.000,,,,", "type"),
         ("hello world", "message type"),
+        ("MSG,3,1,1,4CA2D6", "fields"),
     ],
 )
 def test_bad_lines_are_rejected_naming_the_field(line: str, field: str) -> None:

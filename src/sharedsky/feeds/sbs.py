@@ -238,6 +238,8 @@ class SbsDecoder:
                 kind = f[0].strip()
                 if kind in _IGNORED_KINDS:
                     ignored += 1
+                elif kind == "MSG":
+                    bad(rows, line_no, line, f"fields: {n} is too few for an MSG line")
                 elif kind or n > 1:
                     bad(rows, line_no, line, f"message type: {kind[:20]!r} is not an SBS record")
                 else:
