@@ -118,3 +118,41 @@ def test_a_writer_waiting_too_long_fails_cleanly(
         h.join()
     finally:
         store.close()
+
+
+@pytest.mark.postgres
+def test_try_lock_area_never_waits_and_holds_an_ordered_prefix(pg_store: Store) -> None:
+    here = _cells(46.0, 7.0)
+    far = _cells(47.0, 8.0)
+    busy = parent_cells(here)
+    both = sorted(set(busy) | set(parent_cells(far)))
+    release = threading.Event()
+    holding = threading.Event()
+
+    def holder() -> None:
+        with pg_store.write() as tx:
+            tx.lock_area(here)
+            holding.set()
+            release.wait(10)
+
+    h = threading.Thread(target=holder)
+    h.start()
+    try:
+        assert holding.wait(10)
+        with pg_store.write() as tx:
+            started = time.monotonic()
+            assert tx.try_lock_area(here | far) is False
+            assert tx.try_lock_area(far) is True
+            assert time.monotonic() - started < 2.0
+        # What a failed try holds is the part of the ascending order before the busy cell.
+        first_busy = both.index(min(busy))
+        with pg_store.write() as tx:
+            assert tx.try_lock_area(here | far) is False
+            with pg_store.write() as other:
+                free_before = other.try_lock_more(both[:first_busy])
+                assert free_before is (first_busy == 0)
+    finally:
+        release.set()
+        h.join(10)
+    with pg_store.write() as tx:
+        assert tx.try_lock_area(here | far) is True

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import PlainTextResponse
@@ -27,9 +28,14 @@ from sharedsky.api.live import router as live_router
 from sharedsky.api.ratelimit import RateLimiter
 from sharedsky.config import Settings
 
-__all__ = ["create_app"]
+__all__ = ["WORKER_THREADS", "create_app", "create_app_from_env"]
 
 log = logging.getLogger("sharedsky.api")
+
+WORKER_THREADS = 16
+"""Threads that run the synchronous handlers (and their database transactions) per process:
+the store's connection pool size (:data:`sharedsky.store.engine.POOL_SIZE`). A write waiting
+for its area lock holds one; more threads only add contention for the interpreter lock."""
 
 _SECURITY_SCHEMES: dict[str, Any] = {
     "Authority": {
@@ -55,6 +61,12 @@ _SECURITY_SCHEMES: dict[str, Any] = {
 }
 
 
+def create_app_from_env() -> FastAPI:
+    """``create_app(Settings.from_env())``: the factory that ``sharedsky serve --workers N``
+    gives uvicorn, which builds the app in each worker process from ``SHAREDSKY_*``."""
+    return create_app(Settings.from_env())
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the sharedsky HTTP application for ``settings`` (``Settings()`` if not given).
 
@@ -75,6 +87,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from sharedsky.services.strategic import StrategicService
         from sharedsky.store import open_store
 
+        # As many worker threads as the store keeps connections: more threads than
+        # connections would open and close a database session per request.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
         store = await run_in_threadpool(open_store, settings.db_url)
         app.state.store = store
         app.state.service = StrategicService(store)

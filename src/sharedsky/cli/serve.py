@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +14,22 @@ from sharedsky.cli import app
 from sharedsky.config import DEFAULT_DB_URL, DEFAULT_HOST, DEFAULT_PORT, Settings
 
 __all__ = ["serve"]
+
+
+def _settings_env(settings: Settings) -> dict[str, str]:
+    """The ``SHAREDSKY_*`` variables from which ``Settings.from_env`` rebuilds ``settings``."""
+    env = {
+        "SHAREDSKY_DB": settings.db_url,
+        "SHAREDSKY_PUBLIC_KEYS": ",".join(str(Path(p).resolve()) for p in settings.public_key_pems),
+        "SHAREDSKY_AUDIENCE": ",".join(settings.audiences),
+        "SHAREDSKY_ALLOW_HTTP_BASE_URLS": "1" if settings.allow_http_base_urls else "0",
+        "SHAREDSKY_RATE_LIMIT": ""
+        if settings.rate_limit_per_s is None
+        else str(settings.rate_limit_per_s),
+    }
+    if settings.live_config is not None:
+        env["SHAREDSKY_LIVE_CONFIG"] = str(Path(settings.live_config).resolve())
+    return env
 
 
 def _safe_url(url: str) -> str:
@@ -83,6 +100,17 @@ def serve(
     access_log: Annotated[
         bool, typer.Option("--access-log", help="Log every request (slower).")
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            help="Server processes sharing the port (uvicorn workers), each with its own "
+            "connections and threads; use about one per core left to the service. Writes keep "
+            "their guarantees across processes (as across servers). The rate limit counts per "
+            "process.",
+            min=1,
+        ),
+    ] = 1,
 ) -> None:
     """Serve the ASTM F3548-21 DSS API (and /healthy, /aux/v1/version, /docs) until interrupted."""
     import uvicorn
@@ -108,6 +136,21 @@ def serve(
         f"audiences {', '.join(settings.audiences)})",
         highlight=False,
     )
+    if workers > 1:
+        # Each worker builds its app from the environment (uvicorn imports a factory).
+        os.environ.update(_settings_env(settings))
+        uvicorn.run(
+            "sharedsky.api.app:create_app_from_env",
+            factory=True,
+            workers=workers,
+            host=settings.host,
+            port=settings.port,
+            log_level=log_level,
+            access_log=access_log,
+            proxy_headers=False,
+            server_header=False,
+        )
+        return
     uvicorn.run(
         application,
         host=settings.host,

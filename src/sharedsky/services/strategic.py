@@ -338,27 +338,7 @@ class StrategicService:
         # Cells the intent covered when an earlier attempt found it elsewhere (see below).
         also_lock: set[int] = set()
 
-        def work(
-            tx: StrategicTx,
-        ) -> tuple[OperationalIntentReference, list[SubscriberToNotify]]:
-            # 1. Lock the area first (the new covering, plus where the intent was last seen).
-            locked = set(tx.lock_area(cells | also_lock))
-            # 2. One read under the lock: the intent, the intersecting intents, availability.
-            old, found_av, my_av = tx.oir_write_context(
-                entity_id, caller.manager, cells if check_key else None, lo, hi, start, end
-            )
-            if old is not None and not old.cells <= cells:
-                # The intent is moving: its current area must be locked too. Waiting for those
-                # locks now (out of ascending order) could deadlock, so take them only if free;
-                # else retry with them in the first, ordered lock.
-                also_lock.update(old.cells)
-                more = set(parent_cells(old.cells)) - locked
-                if more:
-                    if not tx.try_lock_more(more):
-                        raise TransientStorageError(f"{entity_id} is busy in the area it leaves")
-                    again = tx.get_oir(entity_id, with_cells=True)
-                    if again is None or again.version != old.version:
-                        raise TransientStorageError(f"{entity_id} changed while being locked")
+        def check_entity(old: OirRecord | None) -> None:
             if ovn is None:
                 if old is not None:
                     raise Conflict(f"operational intent {entity_id} already exists")
@@ -375,6 +355,75 @@ class StrategicService:
                     raise InvalidInput(
                         "the requested OVN suffix was already used", "requested_ovn_suffix"
                     )
+
+        def refuse_missing(
+            tx: StrategicTx,
+            found_av: list[tuple[OirRecord, str | None]],
+            my_av: str | None,
+            found_c: list[ConstraintRecord],
+        ) -> dict[str, str]:
+            """Raise AirspaceConflict if the key misses a current OVN; else the availability
+            of the managers seen."""
+            avail = {o.manager: a for o, a in found_av if a is not None}
+            if my_av is not None:
+                avail[caller.manager] = my_av
+            missing = [
+                o
+                for o, a in found_av
+                if o.ovn not in key
+                and not (
+                    o.state == OperationalIntentState.ACCEPTED and a == UssAvailabilityState.DOWN
+                )
+            ]
+            missing_c = [c for c in found_c if c.ovn not in key]
+            if missing or missing_c:
+                raise AirspaceConflict(
+                    "the key misses the current OVN of "
+                    f"{len(missing)} operational intent(s) and "
+                    f"{len(missing_c)} constraint(s)",
+                    missing_operational_intents=[self._oir_view(o, caller, avail) for o in missing],
+                    missing_constraints=self._constraint_views(tx, missing_c, caller),
+                )
+            return avail
+
+        def work(
+            tx: StrategicTx,
+        ) -> tuple[OperationalIntentReference, list[SubscriberToNotify]]:
+            # 1. Lock the area first (the new covering, plus where the intent was last seen).
+            #    When the area is busy and the write cannot fail for another reason first (no
+            #    subscription to check), look before waiting: a key that already misses a
+            #    current OVN is refused at once (409) instead of queueing for the lock. That read
+            #    sees every commit the writer can know of, so such a 409 is never a false one;
+            #    a write is only ever accepted on the check made under the lock.
+            area = cells | also_lock
+            if check_key and sub_id is None and params.new_subscription is None:
+                if not tx.try_lock_area(area):
+                    early = tx.oir_write_context(
+                        entity_id, caller.manager, cells, lo, hi, start, end
+                    )
+                    check_entity(early[0])
+                    refuse_missing(tx, early[1], early[2], [])
+                    tx.lock_area(area)
+            else:
+                tx.lock_area(area)
+            locked = set(parent_cells(area))
+            # 2. One read under the lock: the intent, the intersecting intents, availability.
+            old, found_av, my_av = tx.oir_write_context(
+                entity_id, caller.manager, cells if check_key else None, lo, hi, start, end
+            )
+            if old is not None and not old.cells <= cells:
+                # The intent is moving: its current area must be locked too. Waiting for those
+                # locks now (out of ascending order) could deadlock, so take them only if free;
+                # else retry with them in the first, ordered lock.
+                also_lock.update(old.cells)
+                more = set(parent_cells(old.cells)) - locked
+                if more:
+                    if not tx.try_lock_more(more):
+                        raise TransientStorageError(f"{entity_id} is busy in the area it leaves")
+                    again = tx.get_oir(entity_id, with_cells=True)
+                    if again is None or again.version != old.version:
+                        raise TransientStorageError(f"{entity_id} changed while being locked")
+            check_entity(old)
 
             # Subscription to attach.
             attached: SubscriptionRecord | None = None
@@ -416,36 +465,14 @@ class StrategicService:
                 _event(tx, now, caller, "create", attached)
 
             # The key check, on what was read under the lock.
-            avail: dict[str, str] = {o.manager: a for o, a in found_av if a is not None}
+            avail = {o.manager: a for o, a in found_av if a is not None}
             if my_av is not None:
                 avail[caller.manager] = my_av
             if check_key:
-                missing = [
-                    o
-                    for o, a in found_av
-                    if o.ovn not in key
-                    and not (
-                        o.state == OperationalIntentState.ACCEPTED
-                        and a == UssAvailabilityState.DOWN
-                    )
-                ]
-                missing_c: list[ConstraintRecord] = []
+                found_c: list[ConstraintRecord] = []
                 if attached is not None and attached.notify_for_constraints:
-                    missing_c = [
-                        c
-                        for c in tx.find_constraints(cells, lo, hi, start, end)
-                        if c.ovn not in key
-                    ]
-                if missing or missing_c:
-                    raise AirspaceConflict(
-                        "the key misses the current OVN of "
-                        f"{len(missing)} operational intent(s) and "
-                        f"{len(missing_c)} constraint(s)",
-                        missing_operational_intents=[
-                            self._oir_view(o, caller, avail) for o in missing
-                        ],
-                        missing_constraints=self._constraint_views(tx, missing_c, caller),
-                    )
+                    found_c = tx.find_constraints(cells, lo, hi, start, end)
+                avail = refuse_missing(tx, found_av, my_av, found_c)
 
             rec = OirRecord(
                 id=entity_id,

@@ -38,9 +38,12 @@ __all__ = ["Store", "TransientStorageError", "open_store"]
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-POOL_SIZE = 8
-POOL_OVERFLOW = 32
-"""At most 40 connections per process: the size of the HTTP layer's worker thread pool, and two
+POOL_SIZE = 16
+POOL_OVERFLOW = 8
+"""Connections kept open per process (the size of the HTTP layer's worker thread pool,
+:data:`sharedsky.api.app.WORKER_THREADS`) plus a few more that are closed after use (for other
+threads, e.g. the live service). A connection beyond ``POOL_SIZE`` costs a new database session
+(a process on PostgreSQL) per transaction, so the pool must cover the threads that use it. Four
 processes stay under PostgreSQL's default ``max_connections`` of 100."""
 _MIGRATION_LOCK_KEY = 0x5348_5353_4B59  # "SHSSKY": serialises migrations across processes
 _RETRYABLE_PG_CODES = frozenset({"40001", "40P01", "23505", "23503"})
@@ -192,7 +195,8 @@ def open_store(url: str, *, upgrade: bool = True) -> Store:
                 parsed,
                 pool_size=POOL_SIZE,
                 max_overflow=POOL_OVERFLOW,
-                pool_pre_ping=True,
+                # No ping per checkout (a round trip per transaction): a connection the server
+                # dropped fails its transaction once (503) and the pool is renewed.
                 isolation_level="READ COMMITTED",
                 connect_args={"options": f"-c lock_timeout={PG_LOCK_TIMEOUT_MS}"},
             )
