@@ -15,6 +15,7 @@ from numba import njit
 
 __all__ = [
     "assemble_rows",
+    "band_pairs",
     "grid_pairs",
     "pair_geometry",
     "swept_boxes",
@@ -587,6 +588,34 @@ def assemble_rows(
             cols[q, dst] = out_f[r, q]
         flags[0, dst] = out_b[r, 0]
         flags[1, dst] = out_b[r, 1]
+
+
+@njit(cache=True)
+def band_pairs(
+    first: np.ndarray,
+    last: np.ndarray,
+    order: np.ndarray,
+    lon_sorted: np.ndarray,
+    lon0: np.ndarray,
+    lim_deg: np.ndarray,
+    out_pos: np.ndarray,
+    out_shape: np.ndarray,
+) -> int:
+    """Broad phase of track × shape tests: for each shape k, the tracks at sorted positions
+    ``first[k] <= p < last[k]`` (its latitude band) whose longitude differs from ``lon0[k]`` by
+    at most ``lim_deg[k]`` (wrapped to [−180°, 180°)). Writes their ``order[p]`` and k to
+    ``out_pos``/``out_shape`` (capacity: the sum of the band sizes); returns how many."""
+    m = 0
+    for k in range(first.shape[0]):
+        c = lon0[k]
+        lim = lim_deg[k]
+        for p in range(first[k], last[k]):
+            d = (lon_sorted[p] - c + 180.0) % 360.0 - 180.0
+            if abs(d) <= lim:
+                out_pos[m] = order[p]
+                out_shape[m] = k
+                m += 1
+    return m
 
 
 @njit(cache=True, inline="always")

@@ -170,6 +170,7 @@ class _LatIndex:
         lat = mv.lat[idx_ok]
         self.order = np.argsort(lat, kind="stable")
         self.lat = lat[self.order]
+        self.lon = np.ascontiguousarray(mv.lon[idx_ok][self.order])
 
     def band(self, lat_lo: float, lat_hi: float) -> np.ndarray:
         """Positions (into ``idx_ok``, ascending) of the tracks with lat_lo <= lat <= lat_hi."""
@@ -221,100 +222,147 @@ def detect_area_proximity(
 ) -> AreaProximity:
     """Predicted entries of tracks into protected volumes within ``lookahead_s`` (see the
     module docstring for geometry). A row appears when the track is inside, or enters, the
-    volume within [0, look-ahead] while the volume is active."""
+    volume within [0, look-ahead] while the volume is active.
+
+    Cost: the tracks within a latitude band of each volume (the broad phase) are paired with
+    it, and all (track, volume) pairs are tested together, element by element; only polygons
+    take one kernel call each."""
     if not (math.isfinite(lookahead_s) and lookahead_s >= 0):
         raise InvalidInput("must be a finite non-negative number of seconds", "lookahead_s")
     mv = _moving(states, now)
     idx_ok = np.flatnonzero(mv.ok)
     speed = np.hypot(mv.ve, mv.vn)
     reach = speed * (lookahead_s + np.abs(mv.age))
+    nv = len(volumes)
+    empty = AreaProximity(
+        np.zeros((2, 0), dtype=np.int64),
+        np.zeros(0),
+        np.zeros(0),
+        np.zeros(0, dtype=bool),
+        np.flatnonzero(~mv.ok),
+        mv.now,
+    )
+    if nv == 0 or idx_ok.size == 0:
+        return empty
     # a track is near when |(x, y) + v·age| <= bound + reach, so |y| <= bound + 2·reach
-    reach2 = 2.0 * float(reach[idx_ok].max()) if idx_ok.size else 0.0
+    reach2 = 2.0 * float(reach[idx_ok].max())
     by_lat = _LatIndex(mv, idx_ok)
-    rows_t: list[np.ndarray] = []
-    rows_v: list[np.ndarray] = []
-    rows_in: list[np.ndarray] = []
-    rows_out: list[np.ndarray] = []
-    rows_inside: list[np.ndarray] = []
-    for vi, vol in enumerate(volumes):
-        lat0, lon0 = vol.reference
-        bound = vol.bound_m()
-        dlat = _band_deg(bound + reach2 + 1.0)
-        sel = idx_ok[by_lat.band(lat0 - dlat, lat0 + dlat)]
-        if not sel.size:
-            continue
-        x, y = _to_local(mv.lat[sel], mv.lon[sel], lat0, lon0)
-        x = x + mv.ve[sel] * mv.age[sel]
-        y = y + mv.vn[sel] * mv.age[sel]
-        near = np.hypot(x, y) <= bound + reach[sel] + 1.0
-        if not near.any():
-            continue
-        cand = sel[near]
-        x, y = x[near], y[near]
-        ve, vn = mv.ve[cand], mv.vn[cand]
-        # window where band and activity hold
-        lo, hi = _band_interval(mv.alt[cand], mv.vs[cand], vol.lower_m, vol.upper_m, lookahead_s)
-        if vol.start is not None:
-            lo = np.maximum(lo, vol.start - mv.now)
-        if vol.end is not None:
-            hi = np.minimum(hi, vol.end - mv.now)
-        entry = np.full(cand.shape[0], np.nan)
-        exit_ = np.full(cand.shape[0], np.nan)
-        hinside0 = np.zeros(cand.shape[0], dtype=bool)
+    lat0 = np.empty(nv)
+    lon0 = np.empty(nv)
+    coslat = np.empty(nv)
+    bound = np.empty(nv)
+    band_lo = np.empty(nv)
+    band_hi = np.empty(nv)
+    lower = np.empty(nv)
+    upper = np.empty(nv)
+    start = np.empty(nv)
+    end = np.empty(nv)
+    radius = np.zeros(nv)
+    circle = np.zeros(nv, dtype=bool)
+    for k, vol in enumerate(volumes):
+        la, lo_ = vol.reference
+        lat0[k], lon0[k] = la, lo_
+        coslat[k] = math.cos(math.radians(la))
+        bound[k] = vol.bound_m()
+        dlat = _band_deg(bound[k] + reach2 + 1.0)
+        band_lo[k], band_hi[k] = la - dlat, la + dlat
+        lower[k], upper[k] = vol.lower_m, vol.upper_m
+        start[k] = -np.inf if vol.start is None else vol.start
+        end[k] = np.inf if vol.end is None else vol.end
         if vol.center is not None:
-            r = float(vol.radius_m or 0.0)
-            a = ve * ve + vn * vn
-            b = x * ve + y * vn
-            c = x * x + y * y - r * r
-            hinside0 = c <= 0
-            with np.errstate(divide="ignore", invalid="ignore"):
-                disc = b * b - a * c
-                sq = np.sqrt(np.maximum(disc, 0.0))
-                h_lo = np.where(a > 0, (-b - sq) / a, np.where(hinside0, -np.inf, np.inf))
-                h_hi = np.where(a > 0, (-b + sq) / a, np.where(hinside0, np.inf, -np.inf))
-            h_lo = np.where((a > 0) & (disc < 0), np.inf, h_lo)
-            h_hi = np.where((a > 0) & (disc < 0), -np.inf, h_hi)
-            s = np.maximum(h_lo, lo)
-            e = np.minimum(h_hi, hi)
-            hit = (s <= e) & (s <= lookahead_s) & (e >= 0)
-            entry = np.where(hit, np.maximum(s, 0.0), np.nan)
-            exit_ = np.where(hit, np.minimum(e, lookahead_s), np.nan)
-        else:
-            px, py = vol.local_ring()
+            circle[k] = True
+            radius[k] = float(vol.radius_m or 0.0)
+    # candidate (track, volume) pairs: the tracks in each volume's latitude band and within
+    # its reach in longitude (|x| <= bound + 2·reach as for y; no limit near the poles)
+    first = np.searchsorted(by_lat.lat, band_lo, side="left")
+    last = np.maximum(np.searchsorted(by_lat.lat, band_hi, side="right"), first)
+    total = int((last - first).sum())
+    if total == 0:
+        return empty
+    with np.errstate(divide="ignore"):
+        lim = np.degrees((bound + reach2 + 2.0) / (EARTH_RADIUS_M * coslat)) * (1 + 1e-9) + 1e-9
+    lim = np.where(coslat > 1e-6, lim, 360.0)
+    pos = np.empty(total, dtype=np.int64)
+    vol = np.empty(total, dtype=np.int64)
+    m = _kernels.band_pairs(first, last, by_lat.order, by_lat.lon, lon0, lim, pos, vol)
+    trk, vol = idx_ok[pos[:m]], vol[:m]
+    # the same element-wise numbers as one volume at a time (see _to_local)
+    dlon = (mv.lon[trk] - lon0[vol] + 180.0) % 360.0 - 180.0
+    x = EARTH_RADIUS_M * np.radians(dlon) * coslat[vol]
+    y = EARTH_RADIUS_M * np.radians(mv.lat[trk] - lat0[vol])
+    x = x + mv.ve[trk] * mv.age[trk]
+    y = y + mv.vn[trk] * mv.age[trk]
+    near = np.hypot(x, y) <= bound[vol] + reach[trk] + 1.0
+    trk, vol, x, y = trk[near], vol[near], x[near], y[near]
+    if not trk.size:
+        return empty
+    ve, vn = mv.ve[trk], mv.vn[trk]
+    # window where band and activity hold
+    lo, hi = _band_interval(mv.alt[trk], mv.vs[trk], lower[vol], upper[vol], lookahead_s)
+    lo = np.maximum(lo, start[vol] - mv.now)
+    hi = np.minimum(hi, end[vol] - mv.now)
+    entry = np.full(trk.shape[0], np.nan)
+    exit_ = np.full(trk.shape[0], np.nan)
+    hinside0 = np.zeros(trk.shape[0], dtype=bool)
+    circ = circle[vol]
+    if circ.any():
+        xc, yc, vec, vnc = x[circ], y[circ], ve[circ], vn[circ]
+        r = radius[vol[circ]]
+        a = vec * vec + vnc * vnc
+        b = xc * vec + yc * vnc
+        c = xc * xc + yc * yc - r * r
+        inside_c = c <= 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            disc = b * b - a * c
+            sq = np.sqrt(np.maximum(disc, 0.0))
+            h_lo = np.where(a > 0, (-b - sq) / a, np.where(inside_c, -np.inf, np.inf))
+            h_hi = np.where(a > 0, (-b + sq) / a, np.where(inside_c, np.inf, -np.inf))
+        h_lo = np.where((a > 0) & (disc < 0), np.inf, h_lo)
+        h_hi = np.where((a > 0) & (disc < 0), -np.inf, h_hi)
+        s_ = np.maximum(h_lo, lo[circ])
+        e_ = np.minimum(h_hi, hi[circ])
+        hit = (s_ <= e_) & (s_ <= lookahead_s) & (e_ >= 0)
+        entry[circ] = np.where(hit, np.maximum(s_, 0.0), np.nan)
+        exit_[circ] = np.where(hit, np.minimum(e_, lookahead_s), np.nan)
+        hinside0[circ] = inside_c
+    poly = np.flatnonzero(~circ)
+    if poly.size:
+        poly = poly[np.argsort(vol[poly], kind="stable")]
+        cut = np.flatnonzero(np.diff(vol[poly])) + 1
+        for grp in np.split(poly, cut):
+            px, py = volumes[int(vol[grp[0]])].local_ring()
+            g_entry = np.empty(grp.size)
+            g_exit = np.empty(grp.size)
+            g_inside = np.empty(grp.size, dtype=bool)
             _kernels.window_polygon_times(
-                np.ascontiguousarray(x),
-                np.ascontiguousarray(y),
-                np.ascontiguousarray(ve),
-                np.ascontiguousarray(vn),
+                np.ascontiguousarray(x[grp]),
+                np.ascontiguousarray(y[grp]),
+                np.ascontiguousarray(ve[grp]),
+                np.ascontiguousarray(vn[grp]),
                 np.ascontiguousarray(px),
                 np.ascontiguousarray(py),
-                np.ascontiguousarray(lo),
-                np.ascontiguousarray(hi),
+                np.ascontiguousarray(lo[grp]),
+                np.ascontiguousarray(hi[grp]),
                 float(lookahead_s),
-                entry,
-                exit_,
-                hinside0,
+                g_entry,
+                g_exit,
+                g_inside,
             )
-        keep = ~np.isnan(entry)
-        if keep.any():
-            rows_t.append(cand[keep])
-            rows_v.append(np.full(int(keep.sum()), vi, dtype=np.int64))
-            rows_in.append(entry[keep])
-            rows_out.append(exit_[keep])
-            rows_inside.append(hinside0[keep] & (lo[keep] <= 0.0) & (hi[keep] >= 0.0))
-    if rows_t:
-        t_idx = np.concatenate(rows_t)
-        v_idx = np.concatenate(rows_v)
-        order = np.lexsort((v_idx, t_idx))
-        pairs = np.vstack([t_idx[order], v_idx[order]])
-        t_entry = np.concatenate(rows_in)[order]
-        t_exit = np.concatenate(rows_out)[order]
-        inside = np.concatenate(rows_inside)[order]
-    else:
-        pairs = np.zeros((2, 0), dtype=np.int64)
-        t_entry = t_exit = np.zeros(0)
-        inside = np.zeros(0, dtype=bool)
-    return AreaProximity(pairs, t_entry, t_exit, inside, np.flatnonzero(~mv.ok), mv.now)
+            entry[grp], exit_[grp], hinside0[grp] = g_entry, g_exit, g_inside
+    keep = ~np.isnan(entry)
+    if not keep.any():
+        return empty
+    t_idx, v_idx = trk[keep], vol[keep]
+    order = np.lexsort((v_idx, t_idx))
+    inside = hinside0[keep] & (lo[keep] <= 0.0) & (hi[keep] >= 0.0)
+    return AreaProximity(
+        np.vstack([t_idx[order], v_idx[order]]),
+        entry[keep][order],
+        exit_[keep][order],
+        inside[order],
+        np.flatnonzero(~mv.ok),
+        mv.now,
+    )
 
 
 @dataclass(frozen=True, eq=False)
