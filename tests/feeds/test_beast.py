@@ -21,6 +21,7 @@ import pyModeS as pms
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pyModeS._bits import crc_remainder
 
 from sharedsky.errors import InvalidInput
 from sharedsky.feeds.beast import BeastDecoder, beast_frame
@@ -338,3 +339,29 @@ def test_configured_beast_feed_in_sharedsky_serve(shared_dir: Path, tmp_path: Pa
         assert (tracks[0]["lat"], tracks[0]["lon"]) == pytest.approx(last[2:4], abs=1e-7)
         assert tracks[0]["gs_mps"] == pytest.approx(last[5] * KT)
     assert "Traceback" not in server.output()
+
+
+def _with_crc(body: int) -> bytes:
+    """A 112-bit DF17 message: ``body`` (88 bits: DF, CA, address, ME) and its parity."""
+    n = body << 24
+    return (n | crc_remainder(n, 112)).to_bytes(14, "big")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    me=st.lists(
+        st.tuples(st.integers(0, 2), st.integers(0, (1 << 56) - 1), st.integers(0, 10**8)),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_random_payloads_with_valid_crc_never_raise(me: list[tuple[int, int, int]]) -> None:
+    """Past the CRC: random ADS-B payloads of three aircraft (any type code, CPR, velocity)."""
+    frames = b"".join(
+        beast_frame(_with_crc((0x8D << 80) | ((0x406B90 + a) << 56) | payload), counter)
+        for a, payload, counter in sorted(me, key=lambda x: x[2])
+    )
+    dec = BeastDecoder(mlat_epoch=0.0)
+    out = [dec.feed(frames, 0.0), dec.flush(0.0)]
+    _check_invariants(dec, out)
+    assert dec.counters.rejected == 0
