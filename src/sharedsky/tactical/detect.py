@@ -222,14 +222,20 @@ def prepare_tracks(states: TrackStates, params: DetectionParams) -> PreparedTrac
         now = float(good_t.max())
     else:
         now = 0.0
+    any_bad = bool(bad.any())
+
+    def good(col: np.ndarray) -> np.ndarray:
+        # bad rows zeroed (the same values as np.where, without a copy when all rows are good)
+        return np.where(bad, 0.0, col) if any_bad else col
+
     with np.errstate(invalid="ignore"):
-        age = np.where(bad, 0.0, now - states.t)
-        gs = np.where(bad, 0.0, states.gs_mps)
-        vs0 = np.where(bad, 0.0, states.vs_mps)
-        lat0 = np.radians(np.where(bad, 0.0, states.lat))
-        lon0 = np.radians(np.where(bad, 0.0, states.lon))
-        trk = np.radians(np.where(bad, 0.0, states.trk_deg))
-        alt0 = np.where(bad, 0.0, states.alt_m)
+        age = good(now - states.t)
+        gs = good(states.gs_mps)
+        vs0 = good(states.vs_mps)
+        lat0 = np.radians(good(states.lat))
+        lon0 = np.radians(good(states.lon))
+        trk = np.radians(good(states.trk_deg))
+        alt0 = good(states.alt_m)
     # great-circle extrapolation by gs*age along the track
     delta = gs * age / EARTH_RADIUS_M
     moved = delta != 0.0
@@ -277,7 +283,12 @@ def prepare_tracks(states: TrackStates, params: DetectionParams) -> PreparedTrac
     vmargin = np.where(bad, 0.0, q.vertical_growth_mps * aage)
     if not (np.isfinite(hmargin).all() and (hmargin >= 0).all()):
         raise InvalidInput("accuracies must be finite and non-negative", "pos_accuracy_m")
-    party_code, party_names = _factorize(states.party)
+    if params.all_pairs and all(rule.parties is None for rule in params.table.rules):
+        # parties play no part: every track gets code 0
+        party_code = np.zeros(n, dtype=np.int64)
+        party_names = np.array(["*"], dtype=object)
+    else:
+        party_code, party_names = _factorize(states.party)
     status = np.zeros(n, dtype=np.int8)
     status[aage > q.max_age_s] = 1
     status[bad] = 2
@@ -374,7 +385,8 @@ def _grid_cells(prep: PreparedTracks, rules: _RuleArrays) -> tuple[float, float]
     ok = prep.status != 2
     if ok.any():
         speed = np.sqrt(prep.vx[ok] ** 2 + prep.vy[ok] ** 2 + prep.vz[ok] ** 2)
-        swept = float(np.median(speed)) * t_max / TIME_SLOTS
+        # a typical speed: the median of at most ~1000 tracks (exactness does not matter)
+        swept = float(np.median(speed[:: max(1, speed.size // 1000)])) * t_max / TIME_SLOTS
     else:
         swept = 0.0
     cell = max(CELL_FRACTION * swept + r_max * CELL_R_FACTOR, 1000.0)
@@ -429,6 +441,22 @@ def _rotate_to_centroid(prep: PreparedTracks) -> tuple[np.ndarray, ...]:
     return tuple(out)
 
 
+def _spatial_order(rx: np.ndarray, ry: np.ndarray, cell_m: float, ok: np.ndarray) -> np.ndarray:
+    """Track order by (x cell, y cell): small integer keys sort in linear time (radix sort)."""
+    if not ok.any():
+        return np.arange(rx.shape[0])
+    with np.errstate(invalid="ignore"):
+        cx = np.floor(np.where(ok, rx, rx[ok][0]) / cell_m)
+        cy = np.floor(np.where(ok, ry, ry[ok][0]) / cell_m)
+    cx -= cx.min()
+    cy -= cy.min()
+    span = float(cy.max()) + 1.0
+    key = cx * span + cy
+    if float(key.max()) < 65536.0:
+        return np.argsort(key.astype(np.uint16), kind="stable")
+    return np.argsort(key, kind="stable")
+
+
 def detect_conflicts(states: TrackStates, params: DetectionParams | None = None) -> Conflicts:
     """Predict every conflict among ``states`` within the look-ahead (see the module docstring
     for geometry and semantics). The result does not depend on the order of the rows except
@@ -449,7 +477,7 @@ def detect_conflicts(states: TrackStates, params: DetectionParams | None = None)
     # largest angular separation of a pair that can conflict (a conservative Earth radius)
     theta = min((r_max + 2.0 * hm_max + 2.0 * v_max * t_max) / 6_300_000.0, 2.0)
     # sort tracks spatially so that the grid is filled and read with locality
-    order = np.argsort(np.floor(rx / cell_m) * 65536.0 + np.floor(ry / cell_m), kind="stable")
+    order = _spatial_order(rx, ry, cell_m, ok)
     rx, ry, rz, rvx, rvy, rvz = (
         np.ascontiguousarray(a[order]) for a in (rx, ry, rz, rvx, rvy, rvz)
     )
