@@ -330,12 +330,18 @@ def grid_pairs(
     radius, half-height, look-ahead; first match wins, the last rule matches everything);
     ``box``, ``cells``, ``extent`` and the cell sizes from :func:`swept_boxes`.
 
-    Workspace: ``start`` (int32, number of buckets plus one), ``strk`` (int32) and, when not
-    ``dense``, ``skey`` (int64), both of at least the number of entries. Entries (slot, x, y,
-    z, altitude cell) are counting-sorted by bucket: the dense cell index within ``extent``
-    when ``dense`` (one bucket per cell; cache-friendly when tracks are sorted spatially), else
-    a hash of the cell into a power-of-two number of buckets. A pair is tested once: in the
-    FIRST slot where its boxes overlap, in the cell holding the lower corner of that overlap.
+    Workspace: ``start`` (int32, number of buckets plus one), ``strk`` (int32), ``smask``
+    (int8) and, when not ``dense``, ``skey`` (int64), all of at least the number of entries.
+    Entries (slot, x, y, z, altitude cell) are counting-sorted by bucket: the dense cell index
+    within ``extent`` when ``dense`` (one bucket per cell; cache-friendly when tracks are
+    sorted spatially), else a hash of the cell into a power-of-two number of buckets. A pair
+    is tested once: in the FIRST slot where its boxes overlap, in the cell holding the lower
+    corner of that overlap. That cell is found without arithmetic: ``smask`` records, per
+    entry, in which dimensions the box STARTS in the entry's cell (bit d: x, y, z, altitude);
+    as cell indices are monotonic in the coordinate, the overlap's lower corner
+    ``max(lo_a, lo_b)`` lies in this cell exactly when, in every dimension, one of the two
+    boxes starts here. Each bucket's boxes are copied next to each other before its pairs are
+    visited.
 
     Outputs (capacity ``cap = len(out_i)``): pair indices ``out_i < out_j``, one row of
     ``out_f`` (shape ``(cap, 8)``) per pair = t_in, t_out, t_cpa, d_cpa, dalt_cpa, R, H, T and
