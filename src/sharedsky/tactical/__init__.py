@@ -21,7 +21,9 @@ their own kernels on first use. Kernels run on one thread; results do not depend
 on the order of the input rows.
 
 Cost: O(N + candidate pairs) time and memory. Scratch arrays are kept per thread between calls
-(they only grow), so a live service's repeated cycles do not pay for fresh memory.
+(they only grow), so a live service's repeated cycles do not pay for fresh memory. Area
+proximity and line crossings pair each shape only with the tracks in its latitude band (volumes
+also within reach in longitude): O(N log N + shapes + candidate pairs).
 """
 
 from sharedsky.tactical.advisories import ResolutionAdvice, resolution_advice
