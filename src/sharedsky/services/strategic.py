@@ -390,22 +390,8 @@ class StrategicService:
             tx: StrategicTx,
         ) -> tuple[OperationalIntentReference, list[SubscriberToNotify]]:
             # 1. Lock the area first (the new covering, plus where the intent was last seen).
-            #    When the area is busy and the write cannot fail for another reason first (no
-            #    subscription to check), look before waiting: a key that already misses a
-            #    current OVN is refused at once (409) instead of queueing for the lock. That read
-            #    sees every commit the writer can know of, so such a 409 is never a false one;
-            #    a write is only ever accepted on the check made under the lock.
             area = cells | also_lock
-            if check_key and sub_id is None and params.new_subscription is None:
-                if not tx.try_lock_area(area):
-                    early = tx.oir_write_context(
-                        entity_id, caller.manager, cells, lo, hi, start, end
-                    )
-                    check_entity(early[0])
-                    refuse_missing(tx, early[1], early[2], [])
-                    tx.lock_area(area)
-            else:
-                tx.lock_area(area)
+            tx.lock_area(area)
             locked = set(parent_cells(area))
             # 2. One read under the lock: the intent, the intersecting intents, availability.
             old, found_av, my_av = tx.oir_write_context(

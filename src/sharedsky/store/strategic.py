@@ -54,15 +54,6 @@ _LOCK_SQL = text(
 _TRY_LOCK_SQL = text(
     "SELECT bool_and(pg_try_advisory_xact_lock(u.k)) FROM unnest(CAST(:keys AS bigint[])) AS u(k)"
 )
-_TRY_LOCK_IN_ORDER_SQL = text(
-    # Try the keys in ascending order and stop at the first busy one, so that what is held
-    # after a failure is a prefix of the order in which lock_area then waits (no deadlock).
-    "WITH RECURSIVE k(i, key) AS (SELECT u.i, u.key FROM unnest(CAST(:keys AS bigint[])) "
-    "WITH ORDINALITY AS u(key, i)), "
-    "t(i, ok) AS (SELECT CAST(0 AS bigint), true UNION ALL "
-    "SELECT k.i, pg_try_advisory_xact_lock(k.key) FROM t JOIN k ON k.i = t.i + 1 WHERE t.ok) "
-    "SELECT bool_and(ok) FROM t"
-)
 _CHUNK = 4000  # cells per IN list (well under SQLite's and PostgreSQL's parameter limits)
 _I64_MIN = -(1 << 63)
 _I64_MAX = (1 << 63) - 1
@@ -322,15 +313,6 @@ class StrategicTx:
             # One statement, keys in ascending order: unnest yields them in array order.
             self._conn.execute(_LOCK_SQL, {"keys": parents})
         return parents
-
-    def try_lock_area(self, cells: Iterable[int]) -> bool:
-        """As :meth:`lock_area` without waiting: True if every coarse cell was free and is now
-        held; False as soon as one is busy (the ones before it stay held; call
-        :meth:`lock_area` to wait for the rest). Always True on SQLite."""
-        parents = parent_cells(cells, LOCK_LEVEL)
-        if not self._pg or not parents:
-            return True
-        return bool(self._conn.execute(_TRY_LOCK_IN_ORDER_SQL, {"keys": parents}).scalar())
 
     def try_lock_more(self, parents: Iterable[int]) -> bool:
         """Take more coarse-cell locks (``parents``, level-LOCK_LEVEL ids) without waiting.
