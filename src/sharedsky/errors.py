@@ -8,6 +8,7 @@
     ├── Unauthenticated            missing, malformed, badly signed or expired token -> 401
     ├── PermissionDenied           authenticated but not allowed                    -> 403
     ├── NotFound                   no such entity visible to the caller             -> 404
+    ├── PreconditionFailed         the caller's own declared state forbids it       -> 412
     ├── Conflict                   state changed under the caller (OVN, version)    -> 409
     │   └── AirspaceConflict       key misses OVNs of intersecting entities         -> 409
     └── StorageError               the database failed in a way the caller cannot fix -> 503
@@ -28,6 +29,7 @@ __all__ = [
     "InvalidInput",
     "NotFound",
     "PermissionDenied",
+    "PreconditionFailed",
     "SharedskyError",
     "StorageError",
     "Unauthenticated",
@@ -64,6 +66,11 @@ class PermissionDenied(SharedskyError):
 
 class NotFound(SharedskyError):
     """The entity does not exist, or is not visible to the caller."""
+
+
+class PreconditionFailed(SharedskyError):
+    """The caller's own declared state forbids the operation (e.g. a USS marked Down in the DSS
+    may not make its intents Accepted or Activated, nor delete them)."""
 
 
 class Conflict(SharedskyError):

@@ -14,6 +14,7 @@ from sharedsky.errors import (
     InvalidInput,
     NotFound,
     PermissionDenied,
+    PreconditionFailed,
 )
 from sharedsky.model import (
     NO_OVN_PHRASE,
@@ -139,18 +140,35 @@ def test_update_exempts_itself_but_not_new_neighbours(svc: StrategicService) -> 
 def test_accepted_intents_of_a_down_uss_need_no_key(svc: StrategicService) -> None:
     arbiter = Caller("arbiter", frozenset({SCOPE_AVAILABILITY_ARBITRATION}))
     accepted, _ = svc.put_operational_intent(new_id(), None, oir_params(), USS1)
+    act, _ = svc.put_operational_intent(new_id(), None, oir_params(vol(lat=10.0), key=()), USS1)
+    act, _ = svc.put_operational_intent(
+        act.id, act.ovn, oir_params(vol(lat=10.0), state=S.ACTIVATED, new_subscription=_ns()), USS1
+    )
     svc.set_uss_availability("uss1", "", UssAvailabilityState.DOWN, arbiter)
     ref, _ = svc.put_operational_intent(new_id(), None, oir_params(), USS2)
     assert svc.get_operational_intent(accepted.id, USS2).uss_availability == "Down"
     # An Activated intent of a Down USS still needs its OVN.
-    act, _ = svc.put_operational_intent(new_id(), None, oir_params(vol(lat=10.0), key=()), USS1)
-    svc.put_operational_intent(
-        act.id, act.ovn, oir_params(vol(lat=10.0), state=S.ACTIVATED, new_subscription=_ns()), USS1
-    )
     with pytest.raises(AirspaceConflict) as info:
         svc.put_operational_intent(new_id(), None, oir_params(vol(lat=10.0)), USS2)
     assert [m.id for m in info.value.missing_operational_intents] == [act.id]
     assert ref.version == 1
+
+
+def test_a_down_uss_cannot_make_intents_accepted_or_activated_nor_delete_them(
+    svc: StrategicService,
+) -> None:
+    arbiter = Caller("arbiter", frozenset({SCOPE_AVAILABILITY_ARBITRATION}))
+    mine, _ = svc.put_operational_intent(new_id(), None, oir_params(), USS1)
+    down = svc.set_uss_availability("uss1", "", UssAvailabilityState.DOWN, arbiter)
+    with pytest.raises(PreconditionFailed):
+        svc.put_operational_intent(new_id(), None, oir_params(key=(mine.ovn,)), USS1)
+    with pytest.raises(PreconditionFailed):
+        svc.put_operational_intent(mine.id, mine.ovn, oir_params(), USS1)
+    with pytest.raises(PreconditionFailed):
+        svc.delete_operational_intent(mine.id, mine.ovn, USS1)
+    assert svc.get_operational_intent(mine.id, USS1).ovn == mine.ovn
+    svc.set_uss_availability("uss1", down.version, UssAvailabilityState.NORMAL, arbiter)
+    svc.delete_operational_intent(mine.id, mine.ovn, USS1)
 
 
 def test_state_rules(svc: StrategicService) -> None:

@@ -12,6 +12,7 @@ malformed JSON                         400    ``ErrorResponse``
 :class:`~sharedsky.errors.NotFound`    404    ``ErrorResponse``
 :class:`~sharedsky.errors.AirspaceConflict` 409  ``AirspaceConflictResponse``
 :class:`~sharedsky.errors.Conflict`    409    ``ErrorResponse``
+:class:`~sharedsky.errors.PreconditionFailed`  412  ``ErrorResponse``
 :class:`~sharedsky.errors.StorageError`  503  ``ErrorResponse``
 :class:`~sharedsky.api.ratelimit.RateLimited`  429  ``ErrorResponse`` + ``Retry-After``
 HTTP errors of the router (404, 405)   same   ``ErrorResponse``
@@ -42,6 +43,7 @@ from sharedsky.errors import (
     InvalidInput,
     NotFound,
     PermissionDenied,
+    PreconditionFailed,
     SharedskyError,
     StorageError,
     Unauthenticated,
@@ -143,6 +145,8 @@ async def _sharedsky_error(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(_airspace_conflict_body(exc), status_code=409)
     if isinstance(exc, Conflict):
         return error_response(409, exc.message)
+    if isinstance(exc, PreconditionFailed):
+        return error_response(412, exc.message)
     if isinstance(exc, RateLimited):
         retry = str(max(1, math.ceil(exc.retry_after_s)))
         return error_response(429, exc.message, {"Retry-After": retry})

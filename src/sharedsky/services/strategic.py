@@ -21,6 +21,11 @@ order, in one statement, before any row lock, so they cannot deadlock among them
 deadlocks between row locks (two intents swapping subscriptions) and an entity that moved while
 its area was being locked are retried here (:data:`MAX_WRITE_ATTEMPTS`).
 
+**A USS marked Down** (USS availability) keeps its Accepted intents out of others' keys, and
+may not make an intent Accepted or Activated, nor delete one, until it is available again
+(:class:`~sharedsky.errors.PreconditionFailed`, HTTP 412 as utm.yaml lists; the reference DSS
+does not implement that refusal).
+
 **notification_index** is time-based, as in the reference DSS's newer mode: the index handed
 to a subscriber is the number of milliseconds since the latest UTC midnight at the time of the
 change. Telling a subscription about a change therefore writes nothing to it, so subscriptions
@@ -51,6 +56,7 @@ from sharedsky.errors import (
     InvalidInput,
     NotFound,
     PermissionDenied,
+    PreconditionFailed,
     StorageError,
 )
 from sharedsky.geo import (
@@ -410,6 +416,11 @@ class StrategicService:
                     if again is None or again.version != old.version:
                         raise TransientStorageError(f"{entity_id} changed while being locked")
             check_entity(old)
+            if check_key and my_av == UssAvailabilityState.DOWN:
+                raise PreconditionFailed(
+                    f"{caller.manager} is marked Down in the DSS: its operational intents "
+                    f"cannot become {state} until it declares itself available"
+                )
 
             # Subscription to attach.
             attached: SubscriptionRecord | None = None
@@ -517,6 +528,12 @@ class StrategicService:
                 raise PermissionDenied(f"operational intent {entity_id} is managed by another USS")
             if old.ovn != ovn:
                 raise Conflict(f"OVN {ovn} is not the current OVN of {entity_id}")
+            mine = tx.get_availability(caller.manager)
+            if mine is not None and mine.availability == UssAvailabilityState.DOWN:
+                raise PreconditionFailed(
+                    f"{caller.manager} is marked Down in the DSS: it cannot delete operational "
+                    "intents until it declares itself available"
+                )
             view = self._oir_views(tx, [old], caller)[0]
             tx.delete_oir(entity_id)
             if old.subscription_id:

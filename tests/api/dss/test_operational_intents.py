@@ -294,3 +294,47 @@ def test_get_with_a_bad_id_is_400(client: TestClient, auth: Auth, ids: str) -> N
     r = client.get(f"{OIR}/{ids}", headers=auth(SC))
     assert r.status_code == 400
     assert "entityid" in r.json()["message"]
+
+
+def test_a_uss_marked_down_gets_412_until_it_is_available_again(
+    client: TestClient, auth: Auth, volume: VolumeFactory, assert_spec: Spec
+) -> None:
+    AA = "utm.availability_arbitration"
+    vol = volume()
+    ref = _create(client, auth(SC), [vol])
+    r = client.put(
+        "/dss/v1/uss_availability/uss1",
+        json={"old_version": "", "availability": "Down"},
+        headers=auth(AA),
+    )
+    assert r.status_code == 200, r.text
+    version = r.json()["version"]
+
+    # Accepted or Activated (create, update) and delete are refused with 412 ...
+    r = client.put(f"{OIR}/{_uuid()}", json=_body([vol]), headers=auth(SC))
+    assert r.status_code == 412, r.text
+    assert_spec(r.json(), "ErrorResponse")
+    assert "Down" in r.json()["message"]
+    r = client.put(f"{OIR}/{ref['id']}/{ref['ovn']}", json=_body([vol]), headers=auth(SC))
+    assert r.status_code == 412, r.text
+    r = client.delete(f"{OIR}/{ref['id']}/{ref['ovn']}", headers=auth(SC))
+    assert r.status_code == 412, r.text
+    # ... and nothing changed
+    r = client.get(f"{OIR}/{ref['id']}", headers=auth(SC))
+    assert (
+        r.json()["operational_intent_reference"]["version"],
+        r.json()["operational_intent_reference"]["ovn"],
+    ) == (1, ref["ovn"])
+
+    # another USS is not affected
+    r = client.put(f"{OIR}/{_uuid()}", json=_body([vol], key=[]), headers=auth(SC, sub="uss2"))
+    assert r.status_code == 201, r.text
+
+    r = client.put(
+        "/dss/v1/uss_availability/uss1",
+        json={"old_version": version, "availability": "Normal"},
+        headers=auth(AA),
+    )
+    assert r.status_code == 200, r.text
+    r = client.delete(f"{OIR}/{ref['id']}/{ref['ovn']}", headers=auth(SC))
+    assert r.status_code == 200, r.text
