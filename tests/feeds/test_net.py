@@ -458,3 +458,30 @@ def test_pcap_replay_is_paced_by_capture_times(shared_dir: Path) -> None:
     assert sum(len(b.rejects) for b in batches) == 482  # see test_asterix: all rejected
     assert sum(slept) == pytest.approx((times[-1] - times[0]) / 2.0)
     assert feed.health().messages == 482 and feed.health().connected is False
+
+
+def test_beast_file_replay_is_paced_by_the_mlat_counter(shared_dir: Path) -> None:
+    recording = shared_dir / "data" / "adsb" / "traffic_sample_dump1090.beast.bin"
+    spec = FeedSpec.from_dict({"type": "beast", "file": str(recording), "speed": 4})
+    feed = open_feed(spec)
+    assert isinstance(feed, FileReplayFeed)
+    assert getattr(feed.decoder, "mlat_epoch", None) == 0.0
+    # the recording's own timing: the MLAT counter of the decoded positions
+    direct = make_decoder("beast", mlat_epoch=0.0)
+    states = direct.feed(recording.read_bytes(), now=T0)
+    span = float(states.t.max() - states.t.min())
+    assert span > 1.0
+
+    clock = Clock(T0)
+    slept: list[float] = []
+
+    def sleep(s: float) -> None:
+        slept.append(s)
+        clock.advance(s)
+
+    paced = FileReplayFeed(
+        recording, make_decoder("beast", mlat_epoch=0.0), speed=4.0, clock=clock, sleep=sleep
+    )
+    replayed = [b for b in paced.batches() if len(b)]
+    assert sum(len(b) for b in replayed) == len(states)
+    assert sum(slept) == pytest.approx(span / 4.0, abs=0.5)

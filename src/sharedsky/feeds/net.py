@@ -34,6 +34,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sharedsky.errors import InvalidInput
 from sharedsky.feeds.base import FeedHealth
@@ -673,13 +674,19 @@ class FeedSpec:
         return d
 
 
-def make_decoder(ftype: str) -> Decoder:
-    """A fresh decoder for a feed type (``sbs``, ``beast``, ``readsb``, ``ais``, ``asterix``)."""
+def make_decoder(ftype: str, **options: Any) -> Decoder:
+    """A fresh decoder for a feed type (``sbs``, ``beast``, ``readsb``, ``ais``, ``asterix``);
+    ``options`` go to the decoder's constructor."""
     if ftype not in DECODERS:
         raise InvalidInput(f"must be one of {sorted(DECODERS)}, got {ftype!r}", "type")
     module, cls = DECODERS[ftype]
-    decoder: Decoder = getattr(importlib.import_module(module), cls)()
+    decoder: Decoder = getattr(importlib.import_module(module), cls)(**options)
     return decoder
+
+
+#: Decoder options for replaying a recording: a Beast file carries its timing only in the MLAT
+#: counter, so the replay must read times from it (else it would replay as fast as it is read).
+REPLAY_DECODER_OPTIONS: dict[str, dict[str, Any]] = {"beast": {"mlat_epoch": 0.0}}
 
 
 def open_feed(
@@ -690,7 +697,10 @@ def open_feed(
 ) -> TcpFeed | UdpFeed | HttpPollFeed | FileReplayFeed:
     """Build the feed a :class:`FeedSpec` describes (not started: iterate ``batches()`` or
     give it to ``LiveService.attach_feed``)."""
-    decoder = make_decoder(spec.type)
+    if spec.source == "file":
+        decoder = make_decoder(spec.type, **REPLAY_DECODER_OPTIONS.get(spec.type, {}))
+    else:
+        decoder = make_decoder(spec.type)
     if spec.source == "tcp":
         host, port = parse_address(spec.address, "tcp")
         return TcpFeed(host, port, decoder, spec.name, clock=clock)
