@@ -36,11 +36,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
 
 def _register() -> None:
     for name in _COMMAND_MODULES:
-        try:
-            import_module(name)
-        except ModuleNotFoundError as exc:  # a command group not built yet in this tree
-            if exc.name != name:
-                raise
+        import_module(name)
 
 
 def main(argv: list[str] | None = None) -> None:
