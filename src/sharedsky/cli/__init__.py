@@ -23,6 +23,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",  # docstring paragraphs are reflowed, not broken mid-sentence
 )
 
 # Modules that define commands on ``app``; each is imported for its side effect of registering.
