@@ -18,8 +18,8 @@
 #   CONFORMANCE_NICE   niceness of the servers and of uss_qualifier (default: 10)
 #   CONFORMANCE_PORTS  the two local ports of the pool (default: "8082 8083", as in dss_probing.yaml)
 #
-# Writes conformance/work/run-<UTC time>/ (report/report.json, failures.md, logs) and points
-# conformance/work/latest at it. Exits 1 if a High or Critical check failed or a scenario
+# Writes conformance/out/run-<UTC time>/ (report/report.json, failures.md, logs) and points
+# conformance/out/latest at it. Exits 1 if a High or Critical check failed or a scenario
 # raised an execution error, 2 on a setup problem.
 set -euo pipefail
 
@@ -77,9 +77,9 @@ for port in "${ports[@]}"; do
     fi
 done
 
-run_dir="$here/work/run-$(date -u +%Y%m%dT%H%M%SZ)"
+run_dir="$here/out/run-$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$run_dir"
-ln -sfn "$(basename "$run_dir")" "$here/work/latest"
+ln -sfn "$(basename "$run_dir")" "$here/out/latest"
 [[ -n "$db_url" && $use_postgres == 1 ]] && die "--db and --postgres exclude each other"
 
 # ----- Start the pool -----
