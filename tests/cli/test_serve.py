@@ -90,3 +90,14 @@ def test_help_lists_the_options(tmp_path: Path) -> None:
     assert result.returncode == 0
     for option in ("--db", "--host", "--port", "--public-key", "--audience"):
         assert option in result.stdout
+
+
+def test_a_bad_live_configuration_is_refused_before_serving(tmp_path: Path) -> None:
+    config = tmp_path / "live.json"
+    config.write_text('{"lookahead_s": "soon"}')
+    done = _serve("--live-config", str(config), "--port", "0", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "error: lookahead_s: must be a finite number, got 'soon'"
+    ]
+    assert "Traceback" not in done.stderr

@@ -93,6 +93,16 @@ def serve(
             min=0,
         ),
     ] = None,
+    live_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--live-config",
+            help="JSON configuration of the live tactical service (minima, look-ahead, volumes, "
+            "lines, parties and their surveillance feeds). Default: $SHAREDSKY_LIVE_CONFIG, "
+            "else built-in defaults.",
+            show_default=False,
+        ),
+    ] = None,
     log_level: Annotated[
         str,
         typer.Option("--log-level", help="uvicorn log level: critical, error, warning, info."),
@@ -126,7 +136,12 @@ def serve(
         audiences=audience,
         allow_http_base_urls=True if allow_http_base_urls else None,
         rate_limit_per_s=rate_limit,
+        live_config=live_config,
     )
+    if settings.live_config is not None:
+        from sharedsky.services.live import LiveConfig
+
+        LiveConfig.from_file(settings.live_config)  # a bad file fails here, naming the field
     err = Console(stderr=True)
     application = create_app(settings)  # reads the public keys: a bad file fails here
     open_store(settings.db_url).close()  # a bad URL or unreachable database fails here
