@@ -10,6 +10,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+import numpy as np
+
 from sharedsky.feeds.decoding import Decoder
 from sharedsky.feeds.net import TcpFeed
 from sharedsky.model.tracks import TrackBatch
@@ -112,3 +114,12 @@ def into_service(
             th.join(30.0)
             assert not th.is_alive(), "the feed did not end"
     return live, feed
+
+
+def check_counts(dec: Decoder, batches: Sequence[TrackBatch]) -> None:
+    """Every message is counted once; rejects returned equal rejects counted; positions valid."""
+    c = dec.counters.snapshot()
+    assert c.messages == c.decoded + c.rejected + c.ignored
+    assert sum(len(b.rejects) for b in batches) == c.rejected
+    for b in batches:
+        assert np.all(np.abs(b.lat) <= 90.0) and np.all(np.abs(b.lon) <= 180.0)

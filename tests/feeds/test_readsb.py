@@ -25,7 +25,7 @@ from sharedsky.errors import InvalidInput
 from sharedsky.feeds.net import HttpPollFeed
 from sharedsky.feeds.readsb import ReadsbDecoder, TraceReplay, trace_table
 from sharedsky.model.tracks import TrackBatch
-from tests.feeds.adsb_helpers import into_service, pieces, through_tcp
+from tests.feeds.adsb_helpers import check_counts, into_service, pieces, through_tcp
 from tests.services.live_helpers import Clock
 
 FT, KT, FPM = 0.3048, 1852.0 / 3600.0, 0.3048 / 60.0
@@ -173,14 +173,6 @@ def test_trace_replay_and_table(trace_path: Path) -> None:
         trace_table({"icao": "abc123"})
 
 
-def _invariants(dec: ReadsbDecoder, batches: list[TrackBatch]) -> None:
-    c = dec.counters.snapshot()
-    assert c.messages == c.decoded + c.rejected + c.ignored
-    assert sum(len(b.rejects) for b in batches) == c.rejected
-    for b in batches:
-        assert np.all(np.abs(b.lat) <= 90.0) and np.all(np.abs(b.lon) <= 180.0)
-
-
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.binary(max_size=800), cuts=st.lists(st.integers(0, 800), max_size=4))
 def test_random_bytes_never_raise_and_counts_add_up(data: bytes, cuts: list[int]) -> None:
@@ -188,7 +180,7 @@ def test_random_bytes_never_raise_and_counts_add_up(data: bytes, cuts: list[int]
     bounds = sorted({0, len(data), *(c for c in cuts if c < len(data))})
     out = [dec.feed(data[a:b], 0.0) for a, b in itertools.pairwise(bounds)]
     out.append(dec.flush(0.0))
-    _invariants(dec, out)
+    check_counts(dec, out)
 
 
 _DOCS: list[bytes] = []
@@ -216,7 +208,7 @@ def test_mutated_real_documents_never_raise_and_counts_add_up(
         data[pos % len(data)] = val
     dec = ReadsbDecoder()
     out = [dec.feed(bytes(data), 0.0), dec.flush(0.0)]
-    _invariants(dec, out)
+    check_counts(dec, out)
 
 
 def test_a_broken_multiline_document_does_not_swallow_the_next(trace_path: Path) -> None:

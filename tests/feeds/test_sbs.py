@@ -24,7 +24,7 @@ from sharedsky.errors import InvalidInput
 from sharedsky.feeds.sbs import SbsDecoder
 from sharedsky.feeds.sbs_writer import sbs_lines, write_sbs
 from sharedsky.model.tracks import TrackBatch
-from tests.feeds.adsb_helpers import into_service, pieces, through_tcp
+from tests.feeds.adsb_helpers import check_counts, into_service, pieces, through_tcp
 from tests.services.live_helpers import Clock
 
 FT, KT, FPM = 0.3048, 1852.0 / 3600.0, 0.3048 / 60.0
@@ -219,14 +219,6 @@ def test_writer_refuses_a_table_without_positions() -> None:
         list(sbs_lines(pd.DataFrame({"timestamp": [1.0], "icao24": ["abc123"]})))
 
 
-def _invariants(dec: SbsDecoder, batches: list[TrackBatch]) -> None:
-    c = dec.counters.snapshot()
-    assert c.messages == c.decoded + c.rejected + c.ignored
-    assert sum(len(b.rejects) for b in batches) == c.rejected
-    for b in batches:
-        assert np.all(np.abs(b.lat) <= 90.0) and np.all(np.abs(b.lon) <= 180.0)
-
-
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.binary(max_size=1500), cuts=st.lists(st.integers(0, 1500), max_size=5))
 def test_random_bytes_never_raise_and_counts_add_up(data: bytes, cuts: list[int]) -> None:
@@ -234,7 +226,7 @@ def test_random_bytes_never_raise_and_counts_add_up(data: bytes, cuts: list[int]
     bounds = sorted({0, len(data), *(c for c in cuts if c < len(data))})
     out = [dec.feed(data[a:b], 0.0) for a, b in itertools.pairwise(bounds)]
     out.append(dec.flush(0.0))
-    _invariants(dec, out)
+    check_counts(dec, out)
 
 
 _LINES: list[bytes] = []
@@ -258,7 +250,7 @@ def test_mutated_real_lines_never_raise_and_counts_add_up(
     c = cut % len(data)
     dec = SbsDecoder()
     out = [dec.feed(bytes(data[:c]), 0.0), dec.feed(bytes(data[c:]), 0.0), dec.flush(0.0)]
-    _invariants(dec, out)
+    check_counts(dec, out)
     if not flips:
         assert dec.counters.snapshot().messages == 60 and dec.counters.rejected == 0
 

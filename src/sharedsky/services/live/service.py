@@ -91,7 +91,7 @@ from sharedsky.errors import InvalidInput, NotFound, SharedskyError
 from sharedsky.feeds.base import Feed, FeedHealth
 from sharedsky.geo.outline import cells_outline
 from sharedsky.model.alerts import Alert, AlertInput, AlertKind, AlertStatus, LiveLevel
-from sharedsky.model.tracks import Reject, TrackBatch
+from sharedsky.model.tracks import NUMERIC_FIELDS, Reject, TrackBatch
 from sharedsky.services.live.config import LiveConfig
 from sharedsky.services.live.tracks import PartyTracks, Plausibility, flag_names
 from sharedsky.tactical import (
@@ -590,21 +590,7 @@ class LiveService:
                 snap["party"] = np.full(snap["t"].shape[0], name, dtype=object)
                 parts.append(snap)
         if not parts:
-            empty = {
-                k: np.empty(0)
-                for k in (
-                    "t",
-                    "lat",
-                    "lon",
-                    "alt_m",
-                    "gs_mps",
-                    "trk_deg",
-                    "vs_mps",
-                    "pos_accuracy_m",
-                    "vel_accuracy_mps",
-                    "received",
-                )
-            }
+            empty = {k: np.empty(0) for k in (*NUMERIC_FIELDS, "received")}
             empty["track_id"] = np.empty(0, dtype=object)
             empty["party"] = np.empty(0, dtype=object)
             empty["flags"] = np.empty(0, dtype=np.int32)
@@ -876,20 +862,7 @@ class LiveService:
         states = TrackStates(
             track_id=snap["track_id"],
             party=snap["party"],
-            **{
-                k: np.ascontiguousarray(snap[k], dtype=np.float64)
-                for k in (
-                    "t",
-                    "lat",
-                    "lon",
-                    "alt_m",
-                    "gs_mps",
-                    "trk_deg",
-                    "vs_mps",
-                    "pos_accuracy_m",
-                    "vel_accuracy_mps",
-                )
-            },
+            **{k: np.ascontiguousarray(snap[k], dtype=np.float64) for k in NUMERIC_FIELDS},
         )
         n = len(states)
         cands: dict[str, _Candidate] = {}
