@@ -16,8 +16,11 @@ from numba import njit
 __all__ = [
     "assemble_rows",
     "band_pairs",
+    "frame_order",
+    "frame_stats",
     "grid_pairs",
     "pair_geometry",
+    "prepare_states",
     "swept_boxes",
     "window_polygon_times",
 ]
@@ -138,6 +141,273 @@ def pair_geometry(
     dcpa = math.sqrt(cx * cx + cy * cy + cz * cz)
     dalt_cpa = abs(dalt + dvs * tc)
     return True, los, t_in, t_out, tc, dcpa, dalt_cpa
+
+
+@njit(cache=True)
+def prepare_states(
+    t: np.ndarray,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    alt_m: np.ndarray,
+    gs_mps: np.ndarray,
+    trk_deg: np.ndarray,
+    vs_mps: np.ndarray,
+    pos_accuracy_m: np.ndarray,
+    vel_accuracy_mps: np.ndarray,
+    now_given: float,
+    use_now: bool,
+    levels: bool,
+    level_step_m: float,
+    level_tolerance_m: float,
+    level_max_vs_mps: float,
+    default_pos_accuracy_m: float,
+    default_vel_accuracy_mps: float,
+    horizontal_growth_mps: float,
+    vertical_growth_mps: float,
+    max_age_s: float,
+    earth_radius_m: float,
+    out: np.ndarray,
+    status: np.ndarray,
+) -> tuple[float, int, bool]:
+    """Per-track detection frame in one pass (the documented geometry of
+    :mod:`sharedsky.tactical.detect`, operation for operation as its vectorised form).
+
+    Inputs: the states' SI columns; the detection time ``now_given`` when ``use_now`` (else the
+    latest ``t`` of the valid rows, 0 without any); level occupancy (``levels``: on/off, step,
+    tolerance, largest |vs|); data quality defaults and growth rates; the sphere radius.
+    Outputs: ``out`` (shape ``(10, n)``): Earth-centred position x, y, z and velocity x, y, z
+    at ``now``, altitude and vertical rate after level occupancy, horizontal and vertical margin;
+    ``status`` (int8): 0 assess, 1 older than ``max_age_s``, 2 invalid (a required field not
+    finite, |lat| > 90 or gs < 0; its outputs are those of an all-zero row and its margins 0).
+    Returns (now, number of invalid rows, whether every margin is finite and non-negative).
+    """
+    n = t.shape[0]
+    nbad = 0
+    for k in range(n):
+        bad = not (
+            math.isfinite(t[k])
+            and math.isfinite(lat[k])
+            and math.isfinite(lon[k])
+            and math.isfinite(alt_m[k])
+            and math.isfinite(gs_mps[k])
+            and math.isfinite(trk_deg[k])
+            and math.isfinite(vs_mps[k])
+            and abs(lat[k]) <= 90.0
+            and gs_mps[k] >= 0.0
+        )
+        status[k] = 2 if bad else 0
+        nbad += 1 if bad else 0
+    if use_now:
+        now = now_given
+    else:
+        now = -_INF
+        for k in range(n):
+            if status[k] != 2 and t[k] > now:
+                now = t[k]
+        if now == -_INF:
+            now = 0.0
+    margins_ok = True
+    deg = math.pi / 180.0
+    for k in range(n):
+        bad = status[k] == 2
+        if bad:
+            age = 0.0
+            gs = 0.0
+            vs0 = 0.0
+            lat0 = 0.0
+            lon0 = 0.0
+            trk = 0.0
+            alt0 = 0.0
+        else:
+            age = now - t[k]
+            gs = gs_mps[k]
+            vs0 = vs_mps[k]
+            lat0 = lat[k] * deg
+            lon0 = lon[k] * deg
+            trk = trk_deg[k] * deg
+            alt0 = alt_m[k]
+        # great-circle extrapolation by gs*age along the track
+        delta = gs * age / earth_radius_m
+        la = lat0
+        lo = lon0
+        tr = trk
+        if delta != 0.0:
+            sl = math.sin(lat0)
+            cl = math.cos(lat0)
+            sd = math.sin(delta)
+            cd = math.cos(delta)
+            st = math.sin(trk)
+            ct = math.cos(trk)
+            arg = sl * cd + cl * sd * ct
+            la = math.asin(min(max(arg, -1.0), 1.0))
+            lo = lon0 + math.atan2(st * sd * cl, cd - sl * math.sin(la))
+            # final bearing of the great circle at the new point
+            back = math.atan2(
+                math.sin(lon0 - lo) * cl,
+                math.cos(la) * sl - math.sin(la) * cl * math.cos(lon0 - lo),
+            )
+            tr = back + math.pi
+        alt = alt0 + vs0 * age
+        vs = vs0
+        if levels:
+            level = np.rint(alt / level_step_m) * level_step_m
+            if abs(vs) <= level_max_vs_mps and abs(alt - level) <= level_tolerance_m:
+                alt = level
+                vs = 0.0
+        sphi = math.sin(la)
+        cphi = math.cos(la)
+        slam = math.sin(lo)
+        clam = math.cos(lo)
+        ve = gs * math.sin(tr)
+        vn = gs * math.cos(tr)
+        out[0, k] = earth_radius_m * cphi * clam
+        out[1, k] = earth_radius_m * cphi * slam
+        out[2, k] = earth_radius_m * sphi
+        out[3, k] = -slam * ve - sphi * clam * vn
+        out[4, k] = clam * ve - sphi * slam * vn
+        out[5, k] = cphi * vn
+        out[6, k] = alt
+        out[7, k] = vs
+        aage = abs(age)
+        pacc = pos_accuracy_m[k]
+        if math.isnan(pacc):
+            pacc = default_pos_accuracy_m
+        vacc = vel_accuracy_mps[k]
+        if math.isnan(vacc):
+            vacc = default_vel_accuracy_mps
+        if bad:
+            hm = 0.0
+            vm = 0.0
+        else:
+            hm = pacc + (vacc + horizontal_growth_mps) * aage
+            vm = vertical_growth_mps * aage
+            if aage > max_age_s:
+                status[k] = 1
+        if not (math.isfinite(hm) and hm >= 0.0):
+            margins_ok = False
+        out[8, k] = hm
+        out[9, k] = vm
+    return now, nbad, margins_ok
+
+
+@njit(cache=True)
+def frame_stats(prep: np.ndarray, status: np.ndarray) -> tuple[float, float, float, int, float]:
+    """Sums of the valid tracks' positions (rows 0-2 of ``prep`` from :func:`prepare_states`),
+    their number, and a typical speed: the median of |v| over every ``max(1, m // 1000)``-th of
+    the m valid tracks (exactness does not matter, it sizes grid cells)."""
+    n = status.shape[0]
+    sx = 0.0
+    sy = 0.0
+    sz = 0.0
+    m = 0
+    for k in range(n):
+        if status[k] != 2:
+            sx += prep[0, k]
+            sy += prep[1, k]
+            sz += prep[2, k]
+            m += 1
+    if m == 0:
+        return sx, sy, sz, m, 0.0
+    step = max(1, m // 1000)
+    sample = np.empty((m + step - 1) // step)
+    q = 0
+    j = 0
+    for k in range(n):
+        if status[k] != 2:
+            if q % step == 0:
+                vx = prep[3, k]
+                vy = prep[4, k]
+                vz = prep[5, k]
+                sample[j] = math.sqrt(vx * vx + vy * vy + vz * vz)
+                j += 1
+            q += 1
+    return sx, sy, sz, m, float(np.median(sample[:j]))
+
+
+@njit(cache=True)
+def frame_order(
+    prep: np.ndarray,
+    status: np.ndarray,
+    party: np.ndarray,
+    rot: np.ndarray,
+    cell_m: float,
+    order: np.ndarray,
+    out: np.ndarray,
+    out_status: np.ndarray,
+    out_party: np.ndarray,
+) -> tuple[float, float]:
+    """Tracks in a spatial order, gathered for the broad and narrow phases.
+
+    Inputs: ``prep`` (10, n) from :func:`prepare_states`, its ``status``, integer ``party``
+    codes, a rotation ``rot`` (3, 3: rows are the new x, y, z axes) and the grid cell ``cell_m``.
+    The order sorts the valid tracks by (x cell, y cell) of their rotated positions (stable, a
+    counting sort when the cells are few; invalid rows take the first valid row's cell), so
+    that the grid is filled and read with locality. Outputs: ``order`` (original row of each
+    sorted position); ``out`` (16, n): rotated position x, y, z and velocity x, y, z, then
+    rows 0-9 of ``prep``; ``out_status``, ``out_party`` gathered likewise. Returns the largest
+    speed and the largest horizontal margin of the valid tracks (0 without any).
+    """
+    n = status.shape[0]
+    first = -1
+    for k in range(n):
+        if status[k] != 2:
+            first = k
+            break
+    if first < 0:
+        for k in range(n):
+            order[k] = k
+    else:
+        cxs = np.empty(n, dtype=np.int64)
+        cys = np.empty(n, dtype=np.int64)
+        cx_lo = np.int64(1) << 62
+        cy_lo = np.int64(1) << 62
+        cx_hi = -cx_lo
+        cy_hi = -cy_lo
+        for k in range(n):
+            r = k if status[k] != 2 else first
+            x = rot[0, 0] * prep[0, r] + rot[0, 1] * prep[1, r] + rot[0, 2] * prep[2, r]
+            y = rot[1, 0] * prep[0, r] + rot[1, 1] * prep[1, r] + rot[1, 2] * prep[2, r]
+            cx = np.int64(math.floor(x / cell_m))
+            cy = np.int64(math.floor(y / cell_m))
+            cxs[k] = cx
+            cys[k] = cy
+            cx_lo = min(cx_lo, cx)
+            cy_lo = min(cy_lo, cy)
+            cx_hi = max(cx_hi, cx)
+            cy_hi = max(cy_hi, cy)
+        span = cy_hi - cy_lo + 1
+        nkeys = (cx_hi - cx_lo + 1) * span
+        keys = np.empty(n, dtype=np.int64)
+        for k in range(n):
+            keys[k] = (cxs[k] - cx_lo) * span + (cys[k] - cy_lo)
+        if nkeys <= 4 * n + 65536:
+            head = np.zeros(nkeys + 1, dtype=np.int64)
+            for k in range(n):
+                head[keys[k] + 1] += 1
+            for c in range(nkeys):
+                head[c + 1] += head[c]
+            for k in range(n):
+                c = keys[k]
+                order[head[c]] = k
+                head[c] += 1
+        else:
+            order[:] = np.argsort(keys, kind="mergesort")
+    v_max = 0.0
+    hm_max = 0.0
+    for q in range(n):
+        k = order[q]
+        for d in range(3):
+            out[d, q] = rot[d, 0] * prep[0, k] + rot[d, 1] * prep[1, k] + rot[d, 2] * prep[2, k]
+            out[3 + d, q] = rot[d, 0] * prep[3, k] + rot[d, 1] * prep[4, k] + rot[d, 2] * prep[5, k]
+        for d in range(10):
+            out[6 + d, q] = prep[d, k]
+        out_status[q] = status[k]
+        out_party[q] = party[k]
+        if status[k] != 2:
+            v = math.sqrt(out[3, q] * out[3, q] + out[4, q] * out[4, q] + out[5, q] * out[5, q])
+            v_max = max(v_max, v)
+            hm_max = max(hm_max, prep[8, k])
+    return v_max, hm_max
 
 
 # grid keys: 4 bits of time slot, 15 bits for each of x, y, z and altitude cells
@@ -320,6 +590,10 @@ def grid_pairs(
     out_f: np.ndarray,
     out_b: np.ndarray,
     smask: np.ndarray,
+    ebucket: np.ndarray,
+    etrk: np.ndarray,
+    emask: np.ndarray,
+    ekey: np.ndarray,
 ) -> tuple[int, int]:
     """Candidate pairs from the grid of :func:`swept_boxes`, then the exact narrow phase.
 
@@ -330,9 +604,11 @@ def grid_pairs(
     radius, half-height, look-ahead; first match wins, the last rule matches everything);
     ``box``, ``cells``, ``extent`` and the cell sizes from :func:`swept_boxes`.
 
-    Workspace: ``start`` (int32, number of buckets plus one), ``strk`` (int32), ``smask``
-    (int8) and, when not ``dense``, ``skey`` (int64), all of at least the number of entries.
-    Entries (slot, x, y, z, altitude cell) are counting-sorted by bucket: the dense cell index
+    Workspace: ``start`` (int32, number of buckets plus one), ``strk``, ``etrk``, ``ebucket``
+    (int32), ``smask``, ``emask`` (int8) and, when not ``dense``, ``skey``, ``ekey`` (int64),
+    all of at least the number of entries. One pass over the boxes lists every entry (slot,
+    x, y, z, altitude cell) with its bucket (``e*`` arrays); a counting sort by bucket then
+    orders them (``s*`` arrays). The bucket is the dense cell index
     within ``extent`` when ``dense`` (one bucket per cell; cache-friendly when tracks are
     sorted spatially), else a hash of the cell into a power-of-two number of buckets. A pair
     is tested once: in the FIRST slot where its boxes overlap, in the cell holding the lower
@@ -361,46 +637,60 @@ def grid_pairs(
     nx = (extent[4] - extent[0] + 1) * ny
     start[:] = 0
     kmax = 0
-    for fill in range(2):
-        for i in range(n):
-            if status[i] == 2:
-                continue
-            for s in range(ns):
-                c = cells[s, i]
-                for cx in range(c[0], c[4] + 1):
-                    for cy in range(c[1], c[5] + 1):
-                        for cz in range(c[2], c[6] + 1):
-                            for ca in range(c[3], c[7] + 1):
-                                if dense:
-                                    b = (
-                                        s * nx
-                                        + (cx - extent[0]) * ny
-                                        + (cy - extent[1]) * nz
-                                        + (cz - extent[2]) * na
-                                        + (ca - extent[3])
-                                    )
-                                    key = b
-                                else:
-                                    key = _key(np.int64(s), cx, cy, cz, ca)
-                                    b = _bucket(key, mask)
-                                if fill == 0:
-                                    start[b + 1] += 1
-                                else:
-                                    p = start[b]
-                                    if not dense:
-                                        skey[p] = key
-                                    strk[p] = i
-                                    smask[p] = (
-                                        (1 if cx == c[0] else 0)
-                                        | (2 if cy == c[1] else 0)
-                                        | (4 if cz == c[2] else 0)
-                                        | (8 if ca == c[3] else 0)
-                                    )
-                                    start[b] = p + 1
-        if fill == 0:
-            for b in range(nb):
-                kmax = max(kmax, start[b + 1])
-                start[b + 1] += start[b]
+    ex0 = np.int64(extent[0])
+    ex1 = np.int64(extent[1])
+    ex2 = np.int64(extent[2])
+    ex3 = np.int64(extent[3])
+    # one pass over the boxes: each entry's bucket, track and start mask, and the bucket sizes
+    e = 0
+    for i in range(n):
+        if status[i] == 2:
+            continue
+        for s in range(ns):
+            c0 = np.int64(cells[s, i, 0])
+            c1 = np.int64(cells[s, i, 1])
+            c2 = np.int64(cells[s, i, 2])
+            c3 = np.int64(cells[s, i, 3])
+            c4 = np.int64(cells[s, i, 4])
+            c5 = np.int64(cells[s, i, 5])
+            c6 = np.int64(cells[s, i, 6])
+            c7 = np.int64(cells[s, i, 7])
+            for cx in range(c0, c4 + 1):
+                m_x = 1 if cx == c0 else 0
+                for cy in range(c1, c5 + 1):
+                    m_y = m_x | (2 if cy == c1 else 0)
+                    for cz in range(c2, c6 + 1):
+                        m_z = m_y | (4 if cz == c2 else 0)
+                        for ca in range(c3, c7 + 1):
+                            if dense:
+                                b = (
+                                    s * nx
+                                    + (cx - ex0) * ny
+                                    + (cy - ex1) * nz
+                                    + (cz - ex2) * na
+                                    + (ca - ex3)
+                                )
+                            else:
+                                key = _key(np.int64(s), cx, cy, cz, ca)
+                                b = _bucket(key, mask)
+                                ekey[e] = key
+                            start[b + 1] += 1
+                            ebucket[e] = b
+                            etrk[e] = i
+                            emask[e] = m_z | (8 if ca == c3 else 0)
+                            e += 1
+    for b in range(nb):
+        kmax = max(kmax, start[b + 1])
+        start[b + 1] += start[b]
+    # counting sort of the entries by bucket (stable)
+    for q in range(e):
+        b = ebucket[q]
+        p = start[b]
+        start[b] = p + 1
+        strk[p] = etrk[q]
+        smask[p] = emask[q]
+        if not dense:
+            skey[p] = ekey[q]
     # start[b] is now the end of bucket b (= the start of bucket b + 1)
     count = 0
     ncand = 0
@@ -445,17 +735,17 @@ def grid_pairs(
             a1 = lb[qa, 7]
             for qb in range(qa + 1, k):
                 # the pair is tested in the cell holding the lower corner of the boxes'
-                # overlap: there, in every dimension, one of the two boxes starts
-                if (ma | lm[qb]) != 15:
-                    continue
-                if not dense and lk[qb] != ka:
-                    continue
+                # overlap: there, in every dimension, one of the two boxes starts (one
+                # branch for the whole test: most visits fail it, unpredictably)
                 ov = (
-                    (max(x0, lb[qb, 0]) <= min(x1, lb[qb, 4]))
+                    ((ma | lm[qb]) == 15)
+                    & (max(x0, lb[qb, 0]) <= min(x1, lb[qb, 4]))
                     & (max(y0, lb[qb, 1]) <= min(y1, lb[qb, 5]))
                     & (max(z0, lb[qb, 2]) <= min(z1, lb[qb, 6]))
                     & (max(a0, lb[qb, 3]) <= min(a1, lb[qb, 7]))
                 )
+                if not dense:
+                    ov = ov & (lk[qb] == ka)
                 if not ov:
                     continue
                 j0 = lt[qb]

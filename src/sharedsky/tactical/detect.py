@@ -46,6 +46,7 @@ both bands overlap. Cost grows as O(N + candidate pairs); memory likewise.
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -207,111 +208,70 @@ def _invalid_rows(states: TrackStates) -> tuple[np.ndarray, list[str]]:
     return bad, reasons
 
 
-def prepare_tracks(states: TrackStates, params: DetectionParams) -> PreparedTracks:
-    """Validate, extrapolate to ``now``, apply level occupancy and margins (vectorised)."""
-    n = len(states)
-    bad, reasons = _invalid_rows(states)
-    if bad.any() and params.on_invalid == "raise":
-        first = reasons[0]
-        name, _, rest = first.partition(": ")
-        raise InvalidInput(rest, name)
-    good_t = states.t[~bad]
-    if params.now is not None:
-        now = float(params.now)
-    elif good_t.size:
-        now = float(good_t.max())
-    else:
-        now = 0.0
-    any_bad = bool(bad.any())
+def _f64(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.float64)
 
-    def good(col: np.ndarray) -> np.ndarray:
-        # bad rows zeroed (the same values as np.where, without a copy when all rows are good)
-        return np.where(bad, 0.0, col) if any_bad else col
 
-    with np.errstate(invalid="ignore"):
-        age = good(now - states.t)
-        gs = good(states.gs_mps)
-        vs0 = good(states.vs_mps)
-        lat0 = np.radians(good(states.lat))
-        lon0 = np.radians(good(states.lon))
-        trk = np.radians(good(states.trk_deg))
-        alt0 = good(states.alt_m)
-    # great-circle extrapolation by gs*age along the track
-    delta = gs * age / EARTH_RADIUS_M
-    moved = delta != 0.0
-    lat, lon, trk_now = lat0.copy(), lon0.copy(), trk.copy()
-    if moved.any():
-        sl, cl = np.sin(lat0[moved]), np.cos(lat0[moved])
-        sd, cd = np.sin(delta[moved]), np.cos(delta[moved])
-        st, ct = np.sin(trk[moved]), np.cos(trk[moved])
-        lat2 = np.arcsin(np.clip(sl * cd + cl * sd * ct, -1.0, 1.0))
-        lon2 = lon0[moved] + np.arctan2(st * sd * cl, cd - sl * np.sin(lat2))
-        # final bearing of the great circle at the new point
-        back = np.arctan2(
-            np.sin(lon0[moved] - lon2) * cl,
-            np.cos(lat2) * sl - np.sin(lat2) * cl * np.cos(lon0[moved] - lon2),
-        )
-        lat[moved], lon[moved] = lat2, lon2
-        trk_now[moved] = back + np.pi
-    alt = alt0 + vs0 * age
-    vs = vs0.copy()
+def _prepare(
+    states: TrackStates, params: DetectionParams, out: np.ndarray, status: np.ndarray
+) -> float:
+    """Fill ``out`` (10, n) and ``status`` (n,) with the detection frame of every track (see
+    :func:`~sharedsky.tactical._kernels.prepare_states`); returns ``now``. Raises InvalidInput
+    for invalid rows under ``on_invalid="raise"`` and for bad accuracies."""
     lv = params.levels
-    if lv.enabled:
-        level = np.round(alt / lv.level_step_m) * lv.level_step_m
-        snap = (np.abs(vs) <= lv.max_vs_mps) & (np.abs(alt - level) <= lv.tolerance_m)
-        alt = np.where(snap, level, alt)
-        vs = np.where(snap, 0.0, vs)
-    sphi, cphi = np.sin(lat), np.cos(lat)
-    slam, clam = np.sin(lon), np.cos(lon)
-    px = EARTH_RADIUS_M * cphi * clam
-    py = EARTH_RADIUS_M * cphi * slam
-    pz = EARTH_RADIUS_M * sphi
-    ve = gs * np.sin(trk_now)
-    vn = gs * np.cos(trk_now)
-    vx = -slam * ve - sphi * clam * vn
-    vy = clam * ve - sphi * slam * vn
-    vz = cphi * vn
     q = params.quality
-    aage = np.abs(age)
-    pacc = np.where(
-        np.isnan(states.pos_accuracy_m), q.default_pos_accuracy_m, states.pos_accuracy_m
+    now, nbad, margins_ok = _kernels.prepare_states(
+        _f64(states.t),
+        _f64(states.lat),
+        _f64(states.lon),
+        _f64(states.alt_m),
+        _f64(states.gs_mps),
+        _f64(states.trk_deg),
+        _f64(states.vs_mps),
+        _f64(states.pos_accuracy_m),
+        _f64(states.vel_accuracy_mps),
+        0.0 if params.now is None else float(params.now),
+        params.now is not None,
+        bool(lv.enabled),
+        float(lv.level_step_m),
+        float(lv.tolerance_m),
+        float(lv.max_vs_mps),
+        float(q.default_pos_accuracy_m),
+        float(q.default_vel_accuracy_mps),
+        float(q.horizontal_growth_mps),
+        float(q.vertical_growth_mps),
+        float(q.max_age_s),
+        float(EARTH_RADIUS_M),
+        out,
+        status,
     )
-    vacc = np.where(
-        np.isnan(states.vel_accuracy_mps), q.default_vel_accuracy_mps, states.vel_accuracy_mps
-    )
-    hmargin = np.where(bad, 0.0, pacc + (vacc + q.horizontal_growth_mps) * aage)
-    vmargin = np.where(bad, 0.0, q.vertical_growth_mps * aage)
-    if not (np.isfinite(hmargin).all() and (hmargin >= 0).all()):
+    if nbad and params.on_invalid == "raise":
+        _, reasons = _invalid_rows(states)
+        name, _, rest = reasons[0].partition(": ")
+        raise InvalidInput(rest, name)
+    if not margins_ok:
         raise InvalidInput("accuracies must be finite and non-negative", "pos_accuracy_m")
+    return float(now)
+
+
+def _party_codes(
+    states: TrackStates, params: DetectionParams, zeros: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     if params.all_pairs and all(rule.parties is None for rule in params.table.rules):
         # parties play no part: every track gets code 0
-        party_code = np.zeros(n, dtype=np.int64)
-        party_names = np.array(["*"], dtype=object)
-    else:
-        party_code, party_names = _factorize(states.party)
-    status = np.zeros(n, dtype=np.int8)
-    status[aage > q.max_age_s] = 1
-    status[bad] = 2
+        zeros[:] = 0
+        return zeros, np.array(["*"], dtype=object)
+    return _factorize(states.party)
 
-    def c(a: np.ndarray, dt: Any = np.float64) -> np.ndarray:
-        return np.ascontiguousarray(a, dtype=dt)
 
-    return PreparedTracks(
-        c(px),
-        c(py),
-        c(pz),
-        c(vx),
-        c(vy),
-        c(vz),
-        c(alt),
-        c(vs),
-        c(hmargin),
-        c(vmargin),
-        c(party_code, np.int64),
-        status,
-        now,
-        party_names,
-    )
+def prepare_tracks(states: TrackStates, params: DetectionParams) -> PreparedTracks:
+    """Validate, extrapolate to ``now``, apply level occupancy and margins (one compiled pass)."""
+    n = len(states)
+    out = np.empty((10, n), dtype=np.float64)
+    status = np.empty(n, dtype=np.int8)
+    now = _prepare(states, params, out, status)
+    party_code, party_names = _party_codes(states, params, np.empty(n, dtype=np.int64))
+    return PreparedTracks(*out, party_code, status, now, party_names)
 
 
 @dataclass(frozen=True)
@@ -333,10 +293,10 @@ def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(codes, dtype=np.int64), np.asarray(uniques, dtype=object)
 
 
-def _rule_arrays(prep: PreparedTracks, params: DetectionParams) -> _RuleArrays:
+def _rule_arrays(party_names: np.ndarray, params: DetectionParams) -> _RuleArrays:
     table = params.table
     names = (
-        {str(p): k for k, p in enumerate(prep.party_names)}
+        {str(p): k for k, p in enumerate(party_names)}
         if any(rule.parties is not None for rule in table.rules)
         else {}
     )
@@ -378,17 +338,11 @@ CELL_R_FACTOR = 1.0
 CELL_ALT_FACTOR = 3.0
 
 
-def _grid_cells(prep: PreparedTracks, rules: _RuleArrays) -> tuple[float, float]:
-    """Grid cell sizes (m): horizontal from the median swept length, altitude from H."""
+def _grid_cells(speed: float, rules: _RuleArrays) -> tuple[float, float]:
+    """Grid cell sizes (m): horizontal from a typical speed's swept length, altitude from H."""
     r_max = float(rules.r.max())
     t_max = float(rules.t.max())
-    ok = prep.status != 2
-    if ok.any():
-        speed = np.sqrt(prep.vx[ok] ** 2 + prep.vy[ok] ** 2 + prep.vz[ok] ** 2)
-        # a typical speed: the median of at most ~1000 tracks (exactness does not matter)
-        swept = float(np.median(speed[:: max(1, speed.size // 1000)])) * t_max / TIME_SLOTS
-    else:
-        swept = 0.0
+    swept = speed * t_max / TIME_SLOTS
     cell = max(CELL_FRACTION * swept + r_max * CELL_R_FACTOR, 1000.0)
     return cell, max(CELL_ALT_FACTOR * float(rules.h.max()), 10.0)
 
@@ -417,44 +371,23 @@ def _workspace() -> _Workspace:
     return _WORKSPACE
 
 
-def _rotate_to_centroid(prep: PreparedTracks) -> tuple[np.ndarray, ...]:
-    """Rotate Cartesian positions and velocities so that the tracks' mean direction is +z.
+def _centroid_frame(sx: float, sy: float, sz: float, count: int) -> np.ndarray:
+    """Rotation (rows: new x, y, z axes) that takes the tracks' mean direction to +z.
 
-    Rotation keeps every distance, so the narrow phase is unchanged; for regional traffic the
-    tracks then lie close to one z plane and the grid works like a 2-D one.
+    Rotation keeps every distance; for regional traffic the tracks then lie close to one z plane
+    and the grid works like a 2-D one. Only the broad phase uses the rotated coordinates.
     """
-    ok = prep.status != 2
-    c = np.array([prep.px[ok].sum(), prep.py[ok].sum(), prep.pz[ok].sum()])
-    norm = float(np.linalg.norm(c))
-    if norm < 1e-9 * EARTH_RADIUS_M * max(int(ok.sum()), 1):
-        c = np.array([0.0, 0.0, 1.0])
+    norm = math.sqrt(sx * sx + sy * sy + sz * sz)
+    if norm < 1e-9 * EARTH_RADIUS_M * max(count, 1):
+        c = (0.0, 0.0, 1.0)
     else:
-        c = c / norm
-    helper = np.array([1.0, 0.0, 0.0]) if abs(c[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
-    e1 = np.cross(helper, c)
-    e1 /= np.linalg.norm(e1)
-    e2 = np.cross(c, e1)
-    out = []
-    for x, y, z in ((prep.px, prep.py, prep.pz), (prep.vx, prep.vy, prep.vz)):
-        for e in (e1, e2, c):
-            out.append(np.ascontiguousarray(e[0] * x + e[1] * y + e[2] * z))
-    return tuple(out)
-
-
-def _spatial_order(rx: np.ndarray, ry: np.ndarray, cell_m: float, ok: np.ndarray) -> np.ndarray:
-    """Track order by (x cell, y cell): small integer keys sort in linear time (radix sort)."""
-    if not ok.any():
-        return np.arange(rx.shape[0])
-    with np.errstate(invalid="ignore"):
-        cx = np.floor(np.where(ok, rx, rx[ok][0]) / cell_m)
-        cy = np.floor(np.where(ok, ry, ry[ok][0]) / cell_m)
-    cx -= cx.min()
-    cy -= cy.min()
-    span = float(cy.max()) + 1.0
-    key = cx * span + cy
-    if float(key.max()) < 65536.0:
-        return np.argsort(key.astype(np.uint16), kind="stable")
-    return np.argsort(key, kind="stable")
+        c = (sx / norm, sy / norm, sz / norm)
+    h = (1.0, 0.0, 0.0) if abs(c[0]) < 0.9 else (0.0, 1.0, 0.0)
+    e1 = (h[1] * c[2] - h[2] * c[1], h[2] * c[0] - h[0] * c[2], h[0] * c[1] - h[1] * c[0])
+    n1 = math.sqrt(e1[0] ** 2 + e1[1] ** 2 + e1[2] ** 2)
+    e1 = (e1[0] / n1, e1[1] / n1, e1[2] / n1)
+    e2 = (c[1] * e1[2] - c[2] * e1[1], c[2] * e1[0] - c[0] * e1[2], c[0] * e1[1] - c[1] * e1[0])
+    return np.array([e1, e2, c], dtype=np.float64)
 
 
 def detect_conflicts(states: TrackStates, params: DetectionParams | None = None) -> Conflicts:
@@ -464,35 +397,38 @@ def detect_conflicts(states: TrackStates, params: DetectionParams | None = None)
     params = params or DetectionParams()
     if not isinstance(states, TrackStates):
         raise InvalidInput(f"expected TrackStates, got {type(states)}", "states")
-    prep = prepare_tracks(states, params)
-    rules = _rule_arrays(prep, params)
     n = len(states)
-    cell_m, cell_alt_m = _grid_cells(prep, rules)
-    rx, ry, rz, rvx, rvy, rvz = _rotate_to_centroid(prep)
-    ok = prep.status != 2
-    speed = np.sqrt(rvx[ok] ** 2 + rvy[ok] ** 2 + rvz[ok] ** 2)
-    v_max = float(speed.max()) if speed.size else 0.0
-    hm_max = float(prep.hmargin[ok].max()) if speed.size else 0.0
+    ws = _workspace()
+    prep = ws.get("prep", (10, n), np.float64)
+    status0 = ws.get("status0", (n,), np.int8)
+    now = _prepare(states, params, prep, status0)
+    party0, party_names = _party_codes(states, params, ws.get("party0", (n,), np.int64))
+    rules = _rule_arrays(party_names, params)
+    sx, sy, sz, n_ok, speed = _kernels.frame_stats(prep, status0)
+    cell_m, cell_alt_m = _grid_cells(speed, rules)
+    # tracks in a spatial order (the grid is then filled and read with locality), with their
+    # rotated coordinates for the broad phase; the narrow phase works on the unrotated ones:
+    # its numbers then do not depend on the rows' order (the centroid, a sum, does at the
+    # last bit)
+    order = ws.get("order", (n,), np.int64)
+    frame = ws.get("frame", (16, n), np.float64)
+    status = ws.get("status", (n,), np.int8)
+    party_code = ws.get("party", (n,), np.int64)
+    v_max, hm_max = _kernels.frame_order(
+        prep,
+        status0,
+        party0,
+        _centroid_frame(sx, sy, sz, n_ok),
+        cell_m,
+        order,
+        frame,
+        status,
+        party_code,
+    )
+    rx, ry, rz, rvx, rvy, rvz, px, py, pz, vx, vy, vz, alt, vs, hmargin, vmargin = frame
     r_max, h_max, t_max = float(rules.r.max()), float(rules.h.max()), float(rules.t.max())
     # largest angular separation of a pair that can conflict (a conservative Earth radius)
     theta = min((r_max + 2.0 * hm_max + 2.0 * v_max * t_max) / 6_300_000.0, 2.0)
-    # sort tracks spatially so that the grid is filled and read with locality
-    order = _spatial_order(rx, ry, cell_m, ok)
-    rx, ry, rz, rvx, rvy, rvz = (
-        np.ascontiguousarray(a[order]) for a in (rx, ry, rz, rvx, rvy, rvz)
-    )
-    # the narrow phase works on the unrotated coordinates: its numbers then do not depend on
-    # the rows' order (the centroid, a sum, does at the last bit)
-    px, py, pz, vx, vy, vz = (
-        np.ascontiguousarray(a[order])
-        for a in (prep.px, prep.py, prep.pz, prep.vx, prep.vy, prep.vz)
-    )
-    alt, vs = np.ascontiguousarray(prep.alt[order]), np.ascontiguousarray(prep.vs[order])
-    hmargin = np.ascontiguousarray(prep.hmargin[order])
-    vmargin = np.ascontiguousarray(prep.vmargin[order])
-    party_code = np.ascontiguousarray(prep.party_code[order])
-    status = np.ascontiguousarray(prep.status[order])
-    ws = _workspace()
     box = ws.get("box", (TIME_SLOTS, n, 8), np.float32)
     cells = ws.get("cells", (TIME_SLOTS, n, 8), np.int32)
     extent = np.zeros(8, dtype=np.int64)
@@ -530,6 +466,10 @@ def detect_conflicts(states: TrackStates, params: DetectionParams | None = None)
     skey = ws.get("skey", (1 if dense else max(n_ent, 1),), np.int64)
     strk = ws.get("strk", (max(n_ent, 1),), np.int32)
     smask = ws.get("smask", (max(n_ent, 1),), np.int8)
+    ekey = ws.get("ekey", (1 if dense else max(n_ent, 1),), np.int64)
+    ebucket = ws.get("ebucket", (max(n_ent, 1),), np.int32)
+    etrk = ws.get("etrk", (max(n_ent, 1),), np.int32)
+    emask = ws.get("emask", (max(n_ent, 1),), np.int8)
     # output capacity: remembered from earlier cycles, so that a kernel rerun is rare
     cap = max(1024, 2 * n, ws.capacity)
     while True:
@@ -572,6 +512,10 @@ def detect_conflicts(states: TrackStates, params: DetectionParams | None = None)
             out_f,
             out_b,
             smask,
+            ebucket,
+            etrk,
+            emask,
+            ekey,
         )
         if count <= cap:
             break
@@ -602,8 +546,8 @@ def detect_conflicts(states: TrackStates, params: DetectionParams | None = None)
         horizontal_m=col(5),
         vertical_m=col(6),
         lookahead_s=col(7),
-        invalid=np.flatnonzero(prep.status == 2),
-        stale=np.flatnonzero(prep.status == 1),
-        now=prep.now,
+        invalid=np.flatnonzero(status0 == 2),
+        stale=np.flatnonzero(status0 == 1),
+        now=now,
         candidates=int(ncand),
     )
