@@ -418,8 +418,10 @@ MAX_SLOTS = 1 << _SLOT_BITS
 
 
 @njit(cache=True, inline="always")
-def _cell(v: float, origin: float, size: float) -> np.int64:
-    c = math.floor((v - origin) / size)
+def _cell(v: float, origin: float, inv_size: float) -> np.int64:
+    # a multiplication, not a division: any monotonic map of the coordinate, the same for
+    # every track, is a valid cell index
+    c = math.floor((v - origin) * inv_size)
     if c < 0.0:
         return np.int64(0)
     if c > _AXIS_MAX:
@@ -502,6 +504,9 @@ def swept_boxes(
     n = px.shape[0]
     dt = t_max / ns
     ox = _origin(cell_m)
+    inv_xy = 1.0 / cell_m
+    inv_z = 1.0 / (cell_m * Z_CELL_FACTOR)
+    inv_alt = 1.0 / cell_alt_m
     for d in range(4):
         extent[d] = _AXIS_MAX
         extent[4 + d] = 0
@@ -533,10 +538,10 @@ def swept_boxes(
             box[s, i, 7] = max(a0, a1) + ainfl
             cnt = 1
             for d in range(4):
-                size = cell_m if d < 2 else (cell_m * Z_CELL_FACTOR if d == 2 else cell_alt_m)
+                inv = inv_xy if d < 2 else (inv_z if d == 2 else inv_alt)
                 org = ox if d < 3 else _ORIGIN_ALT
-                lo_c = _cell(box[s, i, d], org, size)
-                hi_c = _cell(box[s, i, 4 + d], org, size)
+                lo_c = _cell(box[s, i, d], org, inv)
+                hi_c = _cell(box[s, i, 4 + d], org, inv)
                 cells[s, i, d] = lo_c
                 cells[s, i, 4 + d] = hi_c
                 extent[d] = min(extent[d], lo_c)
