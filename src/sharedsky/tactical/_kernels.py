@@ -559,6 +559,94 @@ def _overlap(box: np.ndarray, s: int, i: int, j: int) -> bool:
     return True
 
 
+_BATCH = 512
+
+
+@njit(cache=True)
+def _narrow_batch(
+    cand_i: np.ndarray,
+    cand_j: np.ndarray,
+    m: int,
+    px: np.ndarray,
+    py: np.ndarray,
+    pz: np.ndarray,
+    vx: np.ndarray,
+    vy: np.ndarray,
+    vz: np.ndarray,
+    alt: np.ndarray,
+    vs: np.ndarray,
+    hmargin: np.ndarray,
+    vmargin: np.ndarray,
+    party: np.ndarray,
+    status: np.ndarray,
+    rule_pa: np.ndarray,
+    rule_pb: np.ndarray,
+    rule_lo: np.ndarray,
+    rule_hi: np.ndarray,
+    rule_r: np.ndarray,
+    rule_h: np.ndarray,
+    rule_t: np.ndarray,
+    count: int,
+    out_i: np.ndarray,
+    out_j: np.ndarray,
+    out_f: np.ndarray,
+    out_b: np.ndarray,
+) -> int:
+    """Exact tests of the first ``m`` candidate pairs ``(cand_i, cand_j)`` (i < j), arguments
+    as in :func:`grid_pairs`: result rows appended from row ``count`` (written only below the
+    capacity); returns the new row count."""
+    cap = out_i.shape[0]
+    nr = rule_r.shape[0]
+    for c in range(m):
+        i = cand_i[c]
+        j = cand_j[c]
+        if status[i] == 1 or status[j] == 1:
+            if count < cap:
+                out_i[count] = i
+                out_j[count] = j
+                for q in range(8):
+                    out_f[count, q] = np.nan
+                out_b[count, 0] = False
+                out_b[count, 1] = True
+            count += 1
+            continue
+        top = max(alt[i], alt[j])
+        rr = nr - 1
+        for q in range(nr):
+            pa = rule_pa[q]
+            if pa >= 0:
+                pb = rule_pb[q]
+                if not ((pa == party[i] and pb == party[j]) or (pa == party[j] and pb == party[i])):
+                    continue
+            if rule_lo[q] < top <= rule_hi[q]:
+                rr = q
+                break
+        rad = rule_r[rr] + hmargin[i] + hmargin[j]
+        hh = rule_h[rr] + vmargin[i] + vmargin[j]
+        tt = rule_t[rr]
+        hit, los, t_in, t_out, tc, dcpa, dac = pair_geometry(
+            px[i], py[i], pz[i], vx[i], vy[i], vz[i], alt[i], vs[i],
+            px[j], py[j], pz[j], vx[j], vy[j], vz[j], alt[j], vs[j], rad, hh, tt,
+        )  # fmt: skip
+        if not hit:
+            continue
+        if count < cap:
+            out_i[count] = i
+            out_j[count] = j
+            out_f[count, 0] = t_in
+            out_f[count, 1] = t_out
+            out_f[count, 2] = tc
+            out_f[count, 3] = dcpa
+            out_f[count, 4] = dac
+            out_f[count, 5] = rad
+            out_f[count, 6] = hh
+            out_f[count, 7] = tt
+            out_b[count, 0] = los
+            out_b[count, 1] = False
+        count += 1
+    return count
+
+
 @njit(cache=True)
 def grid_pairs(
     px: np.ndarray,
@@ -632,8 +720,6 @@ def grid_pairs(
     """
     n = px.shape[0]
     ns = box.shape[0]
-    cap = out_i.shape[0]
-    nr = rule_r.shape[0]
     nb = start.shape[0] - 1
     mask = np.int64(nb - 1)
     na = extent[7] - extent[3] + 1
@@ -705,6 +791,11 @@ def grid_pairs(
     lt = np.empty(max(kmax, 1), dtype=np.int64)
     lm = np.empty(max(kmax, 1), dtype=np.int64)
     lk = np.empty(max(kmax, 1), dtype=np.int64)
+    # candidate pairs are evaluated in batches, in a loop of their own: the exact tests of
+    # consecutive pairs (long chains of square roots and divisions) then overlap in the CPU
+    cand_i = np.empty(_BATCH, dtype=np.int64)
+    cand_j = np.empty(_BATCH, dtype=np.int64)
+    nbuf = 0
     for b in range(nb):
         e1 = start[b]
         k = e1 - e0
@@ -768,70 +859,21 @@ def grid_pairs(
                 if earlier:
                     continue
                 ncand += 1
-                if status[i] == 1 or status[j] == 1:
-                    if count < cap:
-                        out_i[count] = i
-                        out_j[count] = j
-                        for q in range(8):
-                            out_f[count, q] = np.nan
-                        out_b[count, 0] = False
-                        out_b[count, 1] = True
-                    count += 1
-                    continue
-                top = max(alt[i], alt[j])
-                rr = nr - 1
-                for q in range(nr):
-                    pa = rule_pa[q]
-                    if pa >= 0:
-                        pb = rule_pb[q]
-                        if not (
-                            (pa == party[i] and pb == party[j])
-                            or (pa == party[j] and pb == party[i])
-                        ):
-                            continue
-                    if rule_lo[q] < top <= rule_hi[q]:
-                        rr = q
-                        break
-                rad = rule_r[rr] + hmargin[i] + hmargin[j]
-                hh = rule_h[rr] + vmargin[i] + vmargin[j]
-                tt = rule_t[rr]
-                hit, los, t_in, t_out, tc, dcpa, dac = pair_geometry(
-                    px[i],
-                    py[i],
-                    pz[i],
-                    vx[i],
-                    vy[i],
-                    vz[i],
-                    alt[i],
-                    vs[i],
-                    px[j],
-                    py[j],
-                    pz[j],
-                    vx[j],
-                    vy[j],
-                    vz[j],
-                    alt[j],
-                    vs[j],
-                    rad,
-                    hh,
-                    tt,
-                )
-                if not hit:
-                    continue
-                if count < cap:
-                    out_i[count] = i
-                    out_j[count] = j
-                    out_f[count, 0] = t_in
-                    out_f[count, 1] = t_out
-                    out_f[count, 2] = tc
-                    out_f[count, 3] = dcpa
-                    out_f[count, 4] = dac
-                    out_f[count, 5] = rad
-                    out_f[count, 6] = hh
-                    out_f[count, 7] = tt
-                    out_b[count, 0] = los
-                    out_b[count, 1] = False
-                count += 1
+                cand_i[nbuf] = i
+                cand_j[nbuf] = j
+                nbuf += 1
+                if nbuf == _BATCH:
+                    count = _narrow_batch(
+                        cand_i, cand_j, nbuf, px, py, pz, vx, vy, vz, alt, vs, hmargin,
+                        vmargin, party, status, rule_pa, rule_pb, rule_lo, rule_hi, rule_r,
+                        rule_h, rule_t, count, out_i, out_j, out_f, out_b,
+                    )  # fmt: skip
+                    nbuf = 0
+    count = _narrow_batch(
+        cand_i, cand_j, nbuf, px, py, pz, vx, vy, vz, alt, vs, hmargin, vmargin, party, status,
+        rule_pa, rule_pb, rule_lo, rule_hi, rule_r, rule_h, rule_t, count, out_i, out_j, out_f,
+        out_b,
+    )  # fmt: skip
     return count, ncand
 
 
