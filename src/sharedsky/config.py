@@ -15,6 +15,9 @@ Environment variables (read only by :meth:`Settings.from_env`):
 ``SHAREDSKY_RATE_LIMIT``
     Requests per second allowed to each client (token ``sub``); more are answered 429. Off when
     unset or 0.
+``SHAREDSKY_FAST_LANE``
+    ``0``/``false`` to answer every DSS request through FastAPI's routes, without the short path
+    of the planning loop (:mod:`sharedsky.api.dss.fast_lane`; same answers, more CPU).
 ``SHAREDSKY_LIVE_CONFIG``
     JSON file of the live tactical service (minima, lead times, ages, borders, lines, volumes;
     see :mod:`sharedsky.services.live.config`). Defaults apply when unset.
@@ -77,6 +80,9 @@ class Settings:
         rate_limit_per_s: requests per second per client (token ``sub``), in bursts of up to
             twice that (at least 10); beyond, 429. ``None`` (default): no limit.
         live_config: JSON configuration file of the live tactical service (``None``: defaults).
+        fast_lane: answer the planning loop's requests (query, create and update of operational
+            intents) on the short path of :mod:`sharedsky.api.dss.fast_lane`; off, FastAPI's
+            routes answer them (same answers, more CPU per request).
     """
 
     db_url: str = DEFAULT_DB_URL
@@ -89,6 +95,7 @@ class Settings:
     token_leeway_s: float = DEFAULT_TOKEN_LEEWAY_S
     rate_limit_per_s: float | None = None
     live_config: Path | None = None
+    fast_lane: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "public_key_pems", tuple(Path(p) for p in self.public_key_pems))
@@ -130,14 +137,15 @@ class Settings:
             values["public_key_pems"] = tuple(Path(p) for p in _split(env["SHAREDSKY_PUBLIC_KEYS"]))
         if env.get("SHAREDSKY_AUDIENCE"):
             values["audiences"] = _split(env["SHAREDSKY_AUDIENCE"])
-        if "SHAREDSKY_ALLOW_HTTP_BASE_URLS" in env:
-            raw = env["SHAREDSKY_ALLOW_HTTP_BASE_URLS"].strip().lower()
-            if raw not in _TRUE | _FALSE:
-                raise InvalidInput(
-                    f"{raw!r} is not a boolean (use 1/0, true/false)",
-                    "SHAREDSKY_ALLOW_HTTP_BASE_URLS",
-                )
-            values["allow_http_base_urls"] = raw in _TRUE
+        for variable, name in (
+            ("SHAREDSKY_ALLOW_HTTP_BASE_URLS", "allow_http_base_urls"),
+            ("SHAREDSKY_FAST_LANE", "fast_lane"),
+        ):
+            if variable in env:
+                raw = env[variable].strip().lower()
+                if raw not in _TRUE | _FALSE:
+                    raise InvalidInput(f"{raw!r} is not a boolean (use 1/0, true/false)", variable)
+                values[name] = raw in _TRUE
         if env.get("SHAREDSKY_RATE_LIMIT"):
             raw = env["SHAREDSKY_RATE_LIMIT"].strip()
             try:

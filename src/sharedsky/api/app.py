@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from sharedsky import __version__
 from sharedsky.api.auth import TokenVerifier, load_public_keys
+from sharedsky.api.dss.fast_lane import DssFastLane
 from sharedsky.api.dss.routes import router as dss_router
 from sharedsky.api.dss.schemas import VersionResponse
 from sharedsky.api.errors import BodySizeLimit, install_error_handlers
@@ -125,6 +126,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     )
     install_error_handlers(app)
+    if settings.fast_lane:
+        app.add_middleware(DssFastLane)  # inside the body size limit (added last: outermost)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(dss_router)
     app.include_router(live_router)

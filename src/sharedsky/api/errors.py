@@ -55,6 +55,7 @@ __all__ = [
     "error_response",
     "format_validation_errors",
     "install_error_handlers",
+    "sharedsky_error_response",
 ]
 
 log = logging.getLogger("sharedsky.api")
@@ -130,6 +131,11 @@ def _airspace_conflict_body(exc: AirspaceConflict) -> dict[str, Any]:
 
 async def _sharedsky_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, SharedskyError)
+    return sharedsky_error_response(request, exc)
+
+
+def sharedsky_error_response(request: Request, exc: SharedskyError) -> JSONResponse:
+    """The response for one of our errors, by the table above."""
     if isinstance(exc, AreaTooLarge):
         code = 400 if _operation_id(request) in AREA_TOO_LARGE_AS_400 else 413
         return error_response(code, exc.message)

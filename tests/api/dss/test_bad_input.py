@@ -8,6 +8,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +23,15 @@ OIR = "/dss/v1/operational_intent_references"
 Auth = Callable[..., dict[str, str]]
 Spec = Callable[[Any, str], None]
 VolumeFactory = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture(params=["fast_lane", "routes"])
+def settings(request: pytest.FixtureRequest, db_url: str, public_key_path: Path) -> Settings:
+    """Every test twice: the planning loop's requests answered by the fast lane, and by the
+    FastAPI routes alone (same answers expected)."""
+    return Settings(
+        db_url=db_url, public_key_pems=(public_key_path,), fast_lane=request.param == "fast_lane"
+    )
 
 
 def _uuid() -> str:

@@ -52,7 +52,13 @@ from sharedsky.errors import InvalidInput
 from sharedsky.model.strategic import Caller, UssAvailabilityState
 from sharedsky.services.strategic import StrategicService
 
-__all__ = ["SCOPE_GROUPS", "router"]
+__all__ = [
+    "SCOPE_GROUPS",
+    "authorise_caller",
+    "put_operational_intent",
+    "query_operational_intents",
+    "router",
+]
 
 router = APIRouter(prefix="/dss/v1")
 
@@ -99,15 +105,21 @@ def _caller_dependency(operation_id: str) -> Callable[[Request], Awaitable[Calle
     groups = SCOPE_GROUPS[operation_id]
 
     async def authorise(request: Request) -> Caller:
-        verifier: TokenVerifier = request.app.state.token_verifier
-        claims = verifier.verify_header(request.headers.get("authorization"))
-        limiter: RateLimiter | None = request.app.state.rate_limiter
-        if limiter is not None:
-            limiter.check(claims.sub)
-        check_scopes(claims, groups)
-        return Caller(manager=claims.sub, scopes=claims.scopes)
+        return authorise_caller(request.app.state, request.headers.get("authorization"), groups)
 
     return authorise
+
+
+def authorise_caller(state: Any, authorization: str | None, groups: ScopeGroups) -> Caller:
+    """The caller of a request with this ``Authorization`` header, allowed by one of ``groups``
+    (the app ``state`` holds the token verifier and the rate limiter): 401, 429 or 403 else."""
+    verifier: TokenVerifier = state.token_verifier
+    claims = verifier.verify_header(authorization)
+    limiter: RateLimiter | None = state.rate_limiter
+    if limiter is not None:
+        limiter.check(claims.sub)
+    check_scopes(claims, groups)
+    return Caller(manager=claims.sub, scopes=claims.scopes)
 
 
 def _operation(
@@ -211,8 +223,15 @@ def query_operational_intent_references(
     caller: Caller = Depends(_caller_dependency("queryOperationalIntentReferences")),
     service: ServiceDep,
 ) -> JSONResponse:
+    return _json(query_operational_intents(body, caller, service))
+
+
+def query_operational_intents(
+    body: QueryOperationalIntentReferenceParameters, caller: Caller, service: StrategicService
+) -> dict[str, Any]:
+    """The answer of ``queryOperationalIntentReferences`` (blocking: runs in a worker thread)."""
     found = service.query_operational_intents(body.to_model(), caller)
-    return _json({"operational_intent_references": [oir_to_wire(o) for o in found]})
+    return {"operational_intent_references": [oir_to_wire(o) for o in found]}
 
 
 @router.get(
@@ -236,14 +255,16 @@ def get_operational_intent_reference(
     return _json({"operational_intent_reference": oir_to_wire(oir)})
 
 
-def _put_operational_intent(
+def put_operational_intent(
     entityid: str,
     ovn: str | None,
     body: PutOperationalIntentReferenceParameters,
     caller: Caller,
     service: StrategicService,
     settings: Settings,
-) -> JSONResponse:
+) -> tuple[dict[str, Any], int]:
+    """The answer and status of ``create``/``updateOperationalIntentReference`` (blocking: runs
+    in a worker thread)."""
     check_uss_base_url(body.uss_base_url, "uss_base_url", settings)
     if body.new_subscription is not None:
         check_uss_base_url(
@@ -252,7 +273,7 @@ def _put_operational_intent(
     oir, subscribers = service.put_operational_intent(
         entityid.lower(), ovn, body.to_model(), caller
     )
-    return _json(
+    return (
         {
             "subscribers": subscribers_to_wire(subscribers),
             "operational_intent_reference": oir_to_wire(oir),
@@ -281,7 +302,7 @@ def create_operational_intent_reference(
     service: ServiceDep,
     settings: SettingsDep,
 ) -> JSONResponse:
-    return _put_operational_intent(entityid, None, body, caller, service, settings)
+    return _json(*put_operational_intent(entityid, None, body, caller, service, settings))
 
 
 @router.put(
@@ -305,7 +326,7 @@ def update_operational_intent_reference(
     service: ServiceDep,
     settings: SettingsDep,
 ) -> JSONResponse:
-    return _put_operational_intent(entityid, ovn, body, caller, service, settings)
+    return _json(*put_operational_intent(entityid, ovn, body, caller, service, settings))
 
 
 @router.delete(

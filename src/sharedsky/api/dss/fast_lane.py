@@ -1,0 +1,202 @@
+"""A short path for the requests of the F3548 planning loop: query, create and update of
+operational intent references.
+
+Every USS plans by querying an area, then creating or updating its intent (again after each 409),
+so these three requests are nearly all of a DSS's load. FastAPI's request machinery (routing,
+dependency solving, the thread hop of ``anyio``, response classes) costs more CPU than the rest
+of such a request, so :class:`DssFastLane`, an ASGI middleware, answers them before FastAPI
+does, with the very functions the routes call (:func:`~sharedsky.api.dss.routes.
+query_operational_intents`, :func:`~sharedsky.api.dss.routes.put_operational_intent`), the same
+authorisation (:func:`~sharedsky.api.dss.routes.authorise_caller`), the same request models and
+the same error mapping (:func:`~sharedsky.api.errors.sharedsky_error_response`).
+
+Only a request the lane fully understands takes it: the path matches the route's pattern, the
+``Content-Type`` is JSON (or absent), and the body parses and validates. Anything else is passed
+to FastAPI untouched (body replayed), which answers it exactly as the routes always do; the lane
+authorises only after that decision, so a rate limit never counts a request twice. The routes
+stay the documented (OpenAPI) and reference implementation: the tests run every operational
+intent test with the lane and without it (``Settings.fast_lane``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sharedsky.api.dss.routes import (
+    SCOPE_GROUPS,
+    authorise_caller,
+    put_operational_intent,
+    query_operational_intents,
+)
+from sharedsky.api.dss.schemas import (
+    UUIDV4_PATTERN,
+    PutOperationalIntentReferenceParameters,
+    QueryOperationalIntentReferenceParameters,
+)
+from sharedsky.api.errors import sharedsky_error_response
+from sharedsky.errors import SharedskyError
+
+__all__ = ["LANE_THREADS", "DssFastLane"]
+
+LANE_THREADS = 8
+"""Worker threads of the lane per process (blocking service calls: one database transaction
+each). Fewer threads than FastAPI's pool: a write waiting for its area lock holds one, and more
+threads only add contention for the interpreter lock."""
+
+_OIR_PREFIX = "/dss/v1/operational_intent_references/"
+_QUERY_PATH = _OIR_PREFIX + "query"
+_ENTITY_ID = re.compile(UUIDV4_PATTERN)
+_OVN_LENGTHS = range(16, 129)  # OvnPath of the routes: 16 to 128 characters
+_JSON = b"application/json"
+
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+
+class DssFastLane:
+    """ASGI middleware answering well-formed operational-intent queries, creates and updates;
+    everything else goes to ``app``."""
+
+    def __init__(self, app: ASGIApp, threads: int = LANE_THREADS) -> None:
+        self.app = app
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="dss-lane")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method = scope["method"]
+        path: str = scope["path"]
+        entity_id: str | None = None
+        ovn: str | None = None
+        if method == "POST" and path == _QUERY_PATH:
+            pass
+        elif method == "PUT" and path.startswith(_OIR_PREFIX):
+            entity_id, slash, ovn_part = path[len(_OIR_PREFIX) :].partition("/")
+            if (
+                len(entity_id) != 36
+                or not _ENTITY_ID.match(entity_id)
+                or (slash and ("/" in ovn_part or len(ovn_part) not in _OVN_LENGTHS))
+            ):
+                await self.app(scope, receive, send)
+                return
+            ovn = ovn_part or None
+        else:
+            await self.app(scope, receive, send)
+            return
+
+        authorization: bytes | None = None
+        content_type: bytes | None = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization = value
+            elif name == b"content-type":
+                content_type = value
+        body, disconnect = await _read_body(receive)
+        if disconnect is not None or (content_type is not None and content_type != _JSON):
+            await self.app(scope, _replay(body, disconnect, receive), send)
+            return
+        model: type[BaseModel] = (
+            QueryOperationalIntentReferenceParameters
+            if entity_id is None
+            else PutOperationalIntentReferenceParameters
+        )
+        parsed = _parse(body, model)
+        if parsed is None:
+            await self.app(scope, _replay(body, None, receive), send)
+            return
+
+        state = scope["app"].state
+        try:
+            if entity_id is None:
+                assert isinstance(parsed, QueryOperationalIntentReferenceParameters)
+                caller = authorise_caller(
+                    state, _text(authorization), SCOPE_GROUPS["queryOperationalIntentReferences"]
+                )
+                answer = await self._run(query_operational_intents, parsed, caller, state.service)
+                status = 200
+            else:
+                assert isinstance(parsed, PutOperationalIntentReferenceParameters)
+                operation = (
+                    "createOperationalIntentReference"
+                    if ovn is None
+                    else "updateOperationalIntentReference"
+                )
+                caller = authorise_caller(state, _text(authorization), SCOPE_GROUPS[operation])
+                answer, status = await self._run(
+                    put_operational_intent,
+                    entity_id.lower(),
+                    ovn,
+                    parsed,
+                    caller,
+                    state.service,
+                    state.settings,
+                )
+        except SharedskyError as exc:
+            response = sharedsky_error_response(Request(scope), exc)
+            await response(scope, receive, send)
+            return
+        payload = orjson.dumps(answer)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", _JSON),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode("latin-1")
+
+
+def _parse(body: bytes, model: type[M]) -> M | None:
+    """``body`` as ``model``, or None if it is not JSON or not valid (FastAPI then says why)."""
+    if not body:
+        return None
+    try:
+        return model.model_validate(orjson.loads(body))
+    except (orjson.JSONDecodeError, ValidationError):
+        return None
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, Message | None]:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return b"".join(chunks), message
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks), None
+
+
+def _replay(body: bytes, disconnect: Message | None, receive: Receive) -> Receive:
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            if disconnect is not None:
+                return disconnect
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
