@@ -6,6 +6,7 @@ import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import s2geometry as s2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -243,3 +244,31 @@ def test_random_volumes_raise_only_invalid_input(
             assert -8000 <= got_lo <= got_hi <= 100000
         if got_start is not None and got_end is not None:
             assert got_start < got_end
+
+
+@given(
+    lat=st.floats(-90, 90),
+    lng=st.floats(-180, 180),
+    cell_level=st.integers(0, 30),
+    level=st.integers(0, 30),
+)
+def test_parent_cells_are_the_s2_parents(
+    lat: float, lng: float, cell_level: int, level: int
+) -> None:
+    level = min(level, cell_level)
+    cell = s2.S2CellId(s2.S2LatLng.FromDegrees(lat, lng)).parent(cell_level)
+    want = to_signed(cell.parent(level).id())
+    assert parent_cells([to_signed(cell.id())], level) == [want]
+
+
+def test_a_remembered_covering_is_the_covering_and_skips_no_check() -> None:
+    box = square(46.0, 7.0, 0.01)
+    first = cover_outline(box)
+    assert cover_outline(box) == first
+    assert cover_outline(Polygon(list(box.vertices))) == first  # type: ignore[arg-type]
+    unit = square(1.0, 1.0, 0.01)
+    cover_outline(unit)
+    # Equal to the remembered square (True == 1.0), but a boolean is not a coordinate.
+    flagged = Polygon((LatLng(True, 1.0), *unit.vertices[1:]))  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="must be a number"):
+        cover_outline(flagged)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from datetime import datetime
+from functools import lru_cache
 
 import s2geometry as s2
 from uas_standards.astm.f3548.v21 import constants as f3548
@@ -182,6 +183,31 @@ def cover_outline(
     """
     if outline is None:
         raise InvalidInput("needs exactly one of outline_polygon or outline_circle", field)
+    if _cacheable(outline):
+        return _cover_outline_cached(outline, field, max_area_km2)
+    return _cover_outline(outline, field, max_area_km2)
+
+
+def _cacheable(outline: Polygon | Circle) -> bool:
+    """Hashable, and every number a float (so that, e.g., ``True`` never finds the covering of
+    ``1.0`` and skips its validation)."""
+    if isinstance(outline, Polygon):
+        return isinstance(outline.vertices, tuple) and all(
+            type(v) is LatLng and type(v.lat) is float and type(v.lng) is float
+            for v in outline.vertices
+        )
+    if isinstance(outline, Circle):
+        c = outline.center
+        return (
+            type(c) is LatLng
+            and type(c.lat) is float
+            and type(c.lng) is float
+            and type(outline.radius_m) is float
+        )
+    return False
+
+
+def _cover_outline(outline: Polygon | Circle, field: str, max_area_km2: float) -> frozenset[int]:
     ofield = _field_of(outline, field)
     region, area = _region(outline, ofield)
     if area > max_area_km2:
@@ -189,6 +215,12 @@ def cover_outline(
             f"area {area:.0f} km² exceeds the limit of {max_area_km2:.0f} km²", ofield
         )
     return frozenset(to_signed(c.id()) for c in _coverer().GetCovering(region))
+
+
+# A USS queries an area and then writes the same extents (again after each 409), so recent
+# coverings are kept: the covering is a pure function of the (frozen) outline. Failures raise
+# and are not kept.
+_cover_outline_cached = lru_cache(maxsize=4096)(_cover_outline)
 
 
 def validate_altitudes(
@@ -316,5 +348,8 @@ def cover_volumes(
 
 def parent_cells(cells: Iterable[int], level: int = LOCK_LEVEL) -> list[int]:
     """The distinct level-``level`` ancestors of signed cell ids, sorted ascending (signed)."""
-    parents = {to_signed(s2.S2CellId(to_unsigned(c)).parent(level).id()) for c in cells}
+    # The S2 parent: keep the bits above the level's marker bit, then set that bit.
+    lsb = 1 << (2 * (30 - level))
+    keep = _U64 - lsb  # 2**64 - lsb: every bit from lsb up
+    parents = {to_signed((to_unsigned(c) & keep) | lsb) for c in cells}
     return sorted(parents)

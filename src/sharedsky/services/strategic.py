@@ -285,7 +285,7 @@ class StrategicService:
         """Intents intersecting ``area`` (cells, altitude and time; missing bounds are open)."""
         now = self._now()
         cells, lo, hi, start, end = self._area(area, now)
-        with self._store.read() as tx:
+        with self._store.read_one_statement() as tx:
             found = tx.find_oirs_with_availability(cells, lo, hi, start, end)
         avail = {o.manager: a for o, a in found if a is not None}
         return [self._oir_view(o, caller, avail) for o, _a in found]
@@ -396,12 +396,19 @@ class StrategicService:
             tx: StrategicTx,
         ) -> tuple[OperationalIntentReference, list[SubscriberToNotify]]:
             # 1. Lock the area first (the new covering, plus where the intent was last seen).
+            # 2. One read under the lock: the intent, the intersecting intents, availability
+            #    (on PostgreSQL, lock and read in one round trip).
             area = cells | also_lock
-            tx.lock_area(area)
             locked = set(parent_cells(area))
-            # 2. One read under the lock: the intent, the intersecting intents, availability.
             old, found_av, my_av = tx.oir_write_context(
-                entity_id, caller.manager, cells if check_key else None, lo, hi, start, end
+                entity_id,
+                caller.manager,
+                cells if check_key else None,
+                lo,
+                hi,
+                start,
+                end,
+                lock=area,
             )
             if old is not None and not old.cells <= cells:
                 # The intent is moving: its current area must be locked too. Waiting for those

@@ -31,6 +31,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql.psycopg import dialect as _PsycopgDialect
 from sqlalchemy.sql.elements import TextClause
 
 from sharedsky.geo import LOCK_LEVEL, parent_cells
@@ -195,6 +196,30 @@ class _Sql:
 
 _SQL = {d: _Sql(d) for d in ("postgresql", "sqlite")}
 
+_PG_DIALECT = _PsycopgDialect()
+
+
+class _PgDriverSql:
+    """The PostgreSQL hot-path statements as psycopg query strings (``%(name)s`` parameters).
+
+    The busiest statements go straight to the psycopg connection underneath the SQLAlchemy
+    transaction: SQLAlchemy's per-execution work (result metadata from the cursor description,
+    bind processing, the execution context) cost more CPU than psycopg itself, and psycopg's
+    pipeline mode lets a lock and the read behind it travel in one round trip. Same connection,
+    same transaction; the statements are the ones above, compiled once."""
+
+    def __init__(self, sql: _Sql) -> None:
+        def driver(clause: TextClause) -> str:
+            return str(clause.compile(dialect=_PG_DIALECT))
+
+        self.lock = driver(_LOCK_SQL)
+        self.query_oirs = driver(sql.query_oirs)
+        self.context = {c: driver(q) for c, q in sql.context.items()}
+        self.write = {c: driver(q) for c, q in sql.pg_write.items()}
+
+
+_PG_DRIVER_SQL = _PgDriverSql(_SQL["postgresql"])
+
 
 def to_us(value: datetime) -> int:
     """UTC-aware datetime -> integer microseconds since the Unix epoch."""
@@ -296,10 +321,17 @@ class StrategicTx:
         self._conn = conn
         self._pg = conn.dialect.name == "postgresql"
         self._sql = _SQL["postgresql" if self._pg else "sqlite"]
+        # psycopg connection under the SQLAlchemy one (PostgreSQL): see _PgDriverSql.
+        self._driver: Any = conn.connection.driver_connection if self._pg else None
 
-    def _cells_param(self, cells: Iterable[int]) -> Any:
+    def _cells_param(self, cells: Iterable[int]) -> str:
+        """A set of cell ids as ONE statement parameter: an array literal that the statement
+        casts to ``bigint[]`` (PostgreSQL; cheaper for the driver than adapting a list) or a
+        JSON array (SQLite)."""
         ordered = sorted(set(cells))
-        return ordered if self._pg else orjson.dumps(ordered).decode()
+        if self._pg:
+            return "{" + ",".join(map(str, ordered)) + "}"
+        return orjson.dumps(ordered).decode()
 
     # -- locking ---------------------------------------------------------------------------
 
@@ -311,7 +343,7 @@ class StrategicTx:
         parents = parent_cells(cells, LOCK_LEVEL)
         if self._pg and parents:
             # One statement, keys in ascending order: unnest yields them in array order.
-            self._conn.execute(_LOCK_SQL, {"keys": parents})
+            self._conn.execute(_LOCK_SQL, {"keys": self._cells_param(parents)})
         return parents
 
     def try_lock_more(self, parents: Iterable[int]) -> bool:
@@ -325,7 +357,7 @@ class StrategicTx:
         keys = sorted(set(parents))
         if not self._pg or not keys:
             return True
-        return bool(self._conn.execute(_TRY_LOCK_SQL, {"keys": keys}).scalar())
+        return bool(self._conn.execute(_TRY_LOCK_SQL, {"keys": self._cells_param(keys)}).scalar())
 
     # -- shared helpers --------------------------------------------------------------------
 
@@ -460,7 +492,11 @@ class StrategicTx:
         set), in one statement."""
         params = self._bounds(altitude_lower_m, altitude_upper_m, start, end)
         params["cells"] = self._cells_param(cells)
-        rows = self._conn.execute(self._sql.query_oirs, params).all()
+        rows: list[Any]
+        if self._pg:
+            rows = self._driver.execute(_PG_DRIVER_SQL.query_oirs, params, prepare=True).fetchall()
+        else:
+            rows = list(self._conn.execute(self._sql.query_oirs, params).all())
         rows.sort(key=lambda r: r[1])
         return [(self._oir_row(r), r[14]) for r in rows]
 
@@ -492,18 +528,40 @@ class StrategicTx:
         altitude_upper_m: float | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
+        *,
+        lock: Iterable[int] | None = None,
     ) -> tuple[OirRecord | None, list[tuple[OirRecord, str | None]], str | None]:
         """What an intent write reads once its area is locked, in one statement.
 
         Returns the intent ``entity_id`` with its cells (or None); when ``cells`` is given,
         the other intents that intersect (cells, altitude, time) with their managers'
         availability, ordered by id; and the availability of ``manager`` (None if never set).
+
+        ``lock``: cells to :meth:`lock_area` first, as the first statement of the transaction;
+        on PostgreSQL the lock and the read travel in one round trip (pipeline), the read
+        running (with its own READ COMMITTED snapshot) once the lock is held.
         """
         params: dict[str, Any] = {"id": entity_id, "me": manager}
         if cells is not None:
             params |= self._bounds(altitude_lower_m, altitude_upper_m, start, end)
             params["cells"] = self._cells_param(cells)
-        rows = self._conn.execute(self._sql.context[cells is not None], params).all()
+        rows: Sequence[Any]
+        if self._pg:
+            parents = parent_cells(lock, LOCK_LEVEL) if lock is not None else []
+            driver = self._driver
+            with driver.pipeline():
+                if parents:
+                    driver.execute(
+                        _PG_DRIVER_SQL.lock, {"keys": self._cells_param(parents)}, prepare=True
+                    )
+                cursor = driver.execute(
+                    _PG_DRIVER_SQL.context[cells is not None], params, prepare=True
+                )
+            rows = cursor.fetchall()
+        else:
+            if lock is not None:
+                self.lock_area(lock)
+            rows = self._conn.execute(self._sql.context[cells is not None], params).all()
         old: OirRecord | None = None
         found: list[tuple[OirRecord, str | None]] = []
         mine: str | None = None
@@ -564,8 +622,12 @@ class StrategicTx:
             "true": True,
         }
         sql = self._sql
+        rows: Sequence[Any]
         if self._pg:
-            rows = self._conn.execute(sql.pg_write[old is None], params).all()
+            params["payload"] = orjson.dumps(payload).decode()
+            rows = self._driver.execute(
+                _PG_DRIVER_SQL.write[old is None], params, prepare=True
+            ).fetchall()
         else:
             self._conn.execute(sql.insert if old is None else sql.update, params)
             if old_cells - record.cells:

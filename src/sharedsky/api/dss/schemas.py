@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -110,6 +111,7 @@ _RFC3339 = re.compile(
 )
 
 
+@lru_cache(maxsize=4096)  # a pure function; each request parses its times more than once
 def parse_time(value: str) -> datetime:
     """Parse an RFC 3339 date-time (``Z`` or a numeric offset) into an aware UTC datetime.
 
