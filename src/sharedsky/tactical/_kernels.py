@@ -746,6 +746,29 @@ def grid_pairs(
             c5 = np.int64(cells[s, i, 5])
             c6 = np.int64(cells[s, i, 6])
             c7 = np.int64(cells[s, i, 7])
+            if dense and c4 - c0 <= 1 and c5 - c1 <= 1 and c6 == c2 and c7 - c3 <= 1:
+                # the usual box (at most 2 cells along x, y and altitude, 1 along z): its 8
+                # possible entries written without a branch, the invalid ones overwritten
+                base = s * nx + (c0 - ex0) * ny + (c1 - ex1) * nz + (c2 - ex2) * na + (c3 - ex3)
+                wx = c4 - c0
+                wy = c5 - c1
+                wa = c7 - c3
+                for dx in range(2):
+                    for dy in range(2):
+                        for da in range(2):
+                            ok = np.int64((dx <= wx) & (dy <= wy) & (da <= wa))
+                            b = base + ok * (dx * ny + dy * nz + da)
+                            start[b + 1] += ok
+                            ebucket[e] = b
+                            etrk[e] = i
+                            emask[e] = (
+                                (1 if dx == 0 else 0)
+                                | (2 if dy == 0 else 0)
+                                | 4
+                                | (8 if da == 0 else 0)
+                            )
+                            e += ok
+                continue
             for cx in range(c0, c4 + 1):
                 m_x = 1 if cx == c0 else 0
                 for cy in range(c1, c5 + 1):
