@@ -343,9 +343,9 @@ def frame_order(
     The order sorts the valid tracks by (x cell, y cell) of their rotated positions (stable, a
     counting sort when the cells are few; invalid rows take the first valid row's cell), so
     that the grid is filled and read with locality. Outputs: ``order`` (original row of each
-    sorted position); ``out`` (16, n): rotated position x, y, z and velocity x, y, z, then
-    rows 0-9 of ``prep``; ``out_status``, ``out_party`` gathered likewise. Returns the largest
-    speed and the largest horizontal margin of the valid tracks (0 without any).
+    sorted position); ``out`` (10, n): the rows of ``prep`` in that order; ``out_status``,
+    ``out_party`` likewise. Returns the largest speed and the largest horizontal margin of the
+    valid tracks (0 without any).
     """
     n = status.shape[0]
     first = -1
@@ -396,16 +396,15 @@ def frame_order(
     hm_max = 0.0
     for q in range(n):
         k = order[q]
-        for d in range(3):
-            out[d, q] = rot[d, 0] * prep[0, k] + rot[d, 1] * prep[1, k] + rot[d, 2] * prep[2, k]
-            out[3 + d, q] = rot[d, 0] * prep[3, k] + rot[d, 1] * prep[4, k] + rot[d, 2] * prep[5, k]
         for d in range(10):
-            out[6 + d, q] = prep[d, k]
+            out[d, q] = prep[d, k]
         out_status[q] = status[k]
         out_party[q] = party[k]
         if status[k] != 2:
-            v = math.sqrt(out[3, q] * out[3, q] + out[4, q] * out[4, q] + out[5, q] * out[5, q])
-            v_max = max(v_max, v)
+            wx = rot[0, 0] * prep[3, k] + rot[0, 1] * prep[4, k] + rot[0, 2] * prep[5, k]
+            wy = rot[1, 0] * prep[3, k] + rot[1, 1] * prep[4, k] + rot[1, 2] * prep[5, k]
+            wz = rot[2, 0] * prep[3, k] + rot[2, 1] * prep[4, k] + rot[2, 2] * prep[5, k]
+            v_max = max(v_max, math.sqrt(wx * wx + wy * wy + wz * wz))
             hm_max = max(hm_max, prep[8, k])
     return v_max, hm_max
 
@@ -474,6 +473,7 @@ def swept_boxes(
     hmargin: np.ndarray,
     vmargin: np.ndarray,
     status: np.ndarray,
+    rot: np.ndarray,
     r_max: float,
     h_max: float,
     t_max: float,
@@ -486,14 +486,15 @@ def swept_boxes(
 ) -> int:
     """Space-time swept boxes of every track, per time slot, and their grid cell ranges.
 
-    Inputs: per-track Cartesian position ``p*`` (m, any rotation of Earth-centred coordinates)
-    and velocity ``v*`` (m/s), altitude ``alt`` (m), vertical rate ``vs`` (m/s) after level
-    occupancy, horizontal and vertical margins (m), ``status`` (2: skipped); the largest radius
-    ``r_max``, half-height ``h_max`` and look-ahead ``t_max``; ``theta`` the largest angular
-    separation (rad) of a pair that can conflict; grid cell sizes (m).
+    Inputs: per-track Earth-centred position ``p*`` (m) and velocity ``v*`` (m/s), turned by
+    the rotation ``rot`` (3, 3: rows are the new x, y, z axes) for the boxes, altitude ``alt``
+    (m), vertical rate ``vs`` (m/s) after level occupancy, horizontal and vertical margins
+    (m), ``status`` (2: skipped); the largest radius ``r_max``, half-height ``h_max`` and
+    look-ahead ``t_max``; ``theta`` the largest angular separation (rad) of a pair that can
+    conflict; grid cell sizes (m).
 
     Outputs: ``box`` (float32, shape ``(n_slots, n, 8)``: lower x, y, z, altitude then upper
-    x, y, z, altitude), ``cells`` (int32, same shape: the cell ranges), ``extent[0:4]`` and
+    x, y, z, altitude), ``cells`` (int16, same shape: the cell ranges), ``extent[0:4]`` and
     ``extent[4:8]`` the smallest and largest cell per dimension. For slot s covering
     [s·T/K, (s+1)·T/K] the box holds the start and end points inflated by half the largest
     radius, the track's margin, the tilt allowance ``|v|·T·theta/2`` (the tangent planes of the
@@ -514,18 +515,24 @@ def swept_boxes(
     for i in range(n):
         if status[i] == 2:
             continue
-        speed = math.sqrt(vx[i] * vx[i] + vy[i] * vy[i] + vz[i] * vz[i])
+        x = rot[0, 0] * px[i] + rot[0, 1] * py[i] + rot[0, 2] * pz[i]
+        y = rot[1, 0] * px[i] + rot[1, 1] * py[i] + rot[1, 2] * pz[i]
+        z = rot[2, 0] * px[i] + rot[2, 1] * py[i] + rot[2, 2] * pz[i]
+        wx = rot[0, 0] * vx[i] + rot[0, 1] * vy[i] + rot[0, 2] * vz[i]
+        wy = rot[1, 0] * vx[i] + rot[1, 1] * vy[i] + rot[1, 2] * vz[i]
+        wz = rot[2, 0] * vx[i] + rot[2, 1] * vy[i] + rot[2, 2] * vz[i]
+        speed = math.sqrt(wx * wx + wy * wy + wz * wz)
         infl = 0.5 * r_max + hmargin[i] + 0.5 * speed * t_max * theta + 3.0
         ainfl = 0.5 * h_max + vmargin[i] + 2.0
         for s in range(ns):
             t0 = s * dt
             t1 = (s + 1) * dt
-            x0 = px[i] + vx[i] * t0
-            x1 = px[i] + vx[i] * t1
-            y0 = py[i] + vy[i] * t0
-            y1 = py[i] + vy[i] * t1
-            z0 = pz[i] + vz[i] * t0
-            z1 = pz[i] + vz[i] * t1
+            x0 = x + wx * t0
+            x1 = x + wx * t1
+            y0 = y + wy * t0
+            y1 = y + wy * t1
+            z0 = z + wz * t0
+            z1 = z + wz * t1
             a0 = alt[i] + vs[i] * t0
             a1 = alt[i] + vs[i] * t1
             box[s, i, 0] = min(x0, x1) - infl

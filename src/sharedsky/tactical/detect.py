@@ -423,39 +423,41 @@ def detect_conflicts(states: TrackStates, params: DetectionParams | None = None)
     # its numbers then do not depend on the rows' order (the centroid, a sum, does at the
     # last bit)
     order = ws.get("order", (n,), np.int64)
-    frame = ws.get("frame", (16, n), np.float64)
+    frame = ws.get("frame", (10, n), np.float64)
     status = ws.get("status", (n,), np.int8)
     party_code = ws.get("party", (n,), np.int64)
+    rot = _centroid_frame(sx, sy, sz, n_ok)
     v_max, hm_max = _kernels.frame_order(
         prep,
         status0,
         party0,
-        _centroid_frame(sx, sy, sz, n_ok),
+        rot,
         order_cell_m,
         order,
         frame,
         status,
         party_code,
     )
-    rx, ry, rz, rvx, rvy, rvz, px, py, pz, vx, vy, vz, alt, vs, hmargin, vmargin = frame
+    px, py, pz, vx, vy, vz, alt, vs, hmargin, vmargin = frame
     r_max, h_max, t_max = float(rules.r.max()), float(rules.h.max()), float(rules.t.max())
     # largest angular separation of a pair that can conflict (a conservative Earth radius)
     theta = min((r_max + 2.0 * hm_max + 2.0 * v_max * t_max) / 6_300_000.0, 2.0)
     box = ws.get("box", (TIME_SLOTS, n, 8), np.float32)
-    cells = ws.get("cells", (TIME_SLOTS, n, 8), np.int32)
+    cells = ws.get("cells", (TIME_SLOTS, n, 8), np.int16)
     extent = np.zeros(8, dtype=np.int64)
     n_ent = _kernels.swept_boxes(
-        rx,
-        ry,
-        rz,
-        rvx,
-        rvy,
-        rvz,
+        px,
+        py,
+        pz,
+        vx,
+        vy,
+        vz,
         alt,
         vs,
         hmargin,
         vmargin,
         status,
+        rot,
         r_max,
         h_max,
         t_max,
