@@ -918,11 +918,16 @@ def assemble_rows(
     pairs: np.ndarray,
     cols: np.ndarray,
     flags: np.ndarray,
+    caution_s: float,
+    warning_s: float,
+    level: np.ndarray,
 ) -> None:
     """The first ``count`` rows of :func:`grid_pairs` (track indices in the order ``order``
     maps back to the caller's rows) sorted by (a, b) with a < b the caller's indices:
     ``pairs`` (2, count), ``cols`` (8, count) the columns of ``out_f``, ``flags`` (2, count)
-    those of ``out_b``. A counting sort by a, then by b within each a (pairs are unique)."""
+    those of ``out_b``. A counting sort by a, then by b within each a (pairs are unique).
+    ``level`` (int8, count): the alert level code of each row (0 WARNING: loss of separation
+    or t_in <= ``warning_s``; 1 CAUTION: t_in <= ``caution_s``; 2 NONE; 3 CANNOT_ASSESS)."""
     n = order.shape[0]
     head = np.zeros(n + 1, dtype=np.int64)
     for r in range(count):
@@ -959,8 +964,19 @@ def assemble_rows(
         r = src[dst]
         for q in range(8):
             cols[q, dst] = out_f[r, q]
-        flags[0, dst] = out_b[r, 0]
-        flags[1, dst] = out_b[r, 1]
+        los = out_b[r, 0]
+        cannot = out_b[r, 1]
+        flags[0, dst] = los
+        flags[1, dst] = cannot
+        t_in = out_f[r, 0]
+        if cannot:
+            level[dst] = 3
+        elif los or t_in <= warning_s:
+            level[dst] = 0
+        elif t_in <= caution_s:
+            level[dst] = 1
+        else:
+            level[dst] = 2
 
 
 @njit(cache=True)

@@ -8,7 +8,7 @@ import numpy as np
 
 from sharedsky.tactical.params import AlertThresholds
 
-__all__ = ["AlertLevel", "AlertThresholds", "classify_arrays"]
+__all__ = ["AlertLevel", "AlertThresholds", "classify_arrays", "level_names"]
 
 
 class AlertLevel(StrEnum):
@@ -39,3 +39,9 @@ def classify_arrays(
 
 
 _NAMES = np.array([level.value for level in AlertLevel], dtype=object)
+
+
+def level_names(code: np.ndarray) -> np.ndarray:
+    """Level names (object array of str) of integer level codes: 0 WARNING, 1 CAUTION, 2 NONE,
+    3 CANNOT_ASSESS (the order of :class:`AlertLevel`)."""
+    return _NAMES[code]

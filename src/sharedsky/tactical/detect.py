@@ -55,7 +55,7 @@ import numpy as np
 
 from sharedsky.errors import InvalidInput
 from sharedsky.tactical import _kernels
-from sharedsky.tactical.alerting import classify_arrays
+from sharedsky.tactical.alerting import classify_arrays, level_names
 from sharedsky.tactical.params import (
     AlertThresholds,
     DataQuality,
@@ -538,7 +538,22 @@ def detect_conflicts(states: TrackStates, params: DetectionParams | None = None)
     pairs = np.empty((2, count), dtype=np.int64)
     cols = np.empty((8, count), dtype=np.float64)
     flags = np.empty((2, count), dtype=np.bool_)
-    _kernels.assemble_rows(order, count, out_i, out_j, out_f, out_b, pairs, cols, flags)
+    codes = ws.get("level", (count,), np.int8)
+    th = params.thresholds
+    _kernels.assemble_rows(
+        order,
+        count,
+        out_i,
+        out_j,
+        out_f,
+        out_b,
+        pairs,
+        cols,
+        flags,
+        float(th.caution_s),
+        float(th.warning_s),
+        codes,
+    )
 
     def col(q: int) -> np.ndarray:
         return cols[q]
@@ -546,7 +561,7 @@ def detect_conflicts(states: TrackStates, params: DetectionParams | None = None)
     los = flags[0]
     cannot = flags[1]
     t_in = col(0)
-    level = classify_arrays(t_in, los, cannot, params.thresholds)
+    level = level_names(codes)
     return Conflicts(
         pairs=pairs,
         t_in=t_in,
