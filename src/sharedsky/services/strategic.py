@@ -513,6 +513,7 @@ class StrategicService:
                     old,
                     (now, caller.manager, operation, _payload(rec, key)),
                     (notify_cells, n_start, n_end, now),
+                    commit=True,
                 )
                 subscribers = _group_subscribers(rows, now)
             return self._oir_view(rec, caller, avail), subscribers
