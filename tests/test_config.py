@@ -32,6 +32,14 @@ def test_from_env_reads_the_sharedsky_variables() -> None:
     assert s.public_key_pems == (Path("a.pem"), Path("b.pem"))
     assert s.audiences == ("dss.example.com", "localhost")
     assert s.allow_http_base_urls is True
+    assert s.fast_lane is True  # the default
+
+
+def test_fast_lane_can_be_turned_off_from_the_environment() -> None:
+    assert Settings.from_env({"SHAREDSKY_FAST_LANE": "0"}).fast_lane is False
+    assert Settings.from_env({"SHAREDSKY_FAST_LANE": "yes"}).fast_lane is True
+    with pytest.raises(InvalidInput, match="SHAREDSKY_FAST_LANE"):
+        Settings.from_env({"SHAREDSKY_FAST_LANE": "sometimes"})
 
 
 def test_overrides_win_and_none_or_empty_means_not_given() -> None:
