@@ -55,6 +55,7 @@ __all__ = [
     "error_response",
     "format_validation_errors",
     "install_error_handlers",
+    "replay_body",
     "sharedsky_error_response",
 ]
 
@@ -252,15 +253,21 @@ class BodySizeLimit:
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
-        replayed = False
+        await self.app(scope, replay_body(b"".join(chunks), disconnect, receive), send)
 
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                if disconnect is not None:
-                    return disconnect
-                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-            return await receive()
 
-        await self.app(scope, replay, send)
+def replay_body(body: bytes, disconnect: Message | None, receive: Receive) -> Receive:
+    """An ASGI ``receive`` that gives a body already read (or the disconnect that ended the
+    reading) once, then defers to ``receive``."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            if disconnect is not None:
+                return disconnect
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

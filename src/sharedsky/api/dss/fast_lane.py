@@ -42,7 +42,7 @@ from sharedsky.api.dss.schemas import (
     PutOperationalIntentReferenceParameters,
     QueryOperationalIntentReferenceParameters,
 )
-from sharedsky.api.errors import sharedsky_error_response
+from sharedsky.api.errors import replay_body, sharedsky_error_response
 from sharedsky.errors import SharedskyError
 
 __all__ = ["LANE_THREADS", "DssFastLane"]
@@ -103,7 +103,7 @@ class DssFastLane:
                 content_type = value
         body, disconnect = await _read_body(receive)
         if disconnect is not None or (content_type is not None and content_type != _JSON):
-            await self.app(scope, _replay(body, disconnect, receive), send)
+            await self.app(scope, replay_body(body, disconnect, receive), send)
             return
         model: type[BaseModel] = (
             QueryOperationalIntentReferenceParameters
@@ -112,7 +112,7 @@ class DssFastLane:
         )
         parsed = _parse(body, model)
         if parsed is None:
-            await self.app(scope, _replay(body, None, receive), send)
+            await self.app(scope, replay_body(body, None, receive), send)
             return
 
         state = scope["app"].state
@@ -185,18 +185,3 @@ async def _read_body(receive: Receive) -> tuple[bytes, Message | None]:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks), None
-
-
-def _replay(body: bytes, disconnect: Message | None, receive: Receive) -> Receive:
-    replayed = False
-
-    async def replay() -> Message:
-        nonlocal replayed
-        if not replayed:
-            replayed = True
-            if disconnect is not None:
-                return disconnect
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
