@@ -133,21 +133,7 @@ class AisDecoder:
     def _take(self) -> TrackBatch:
         rows, rejects = self._rows, self._rejects
         self._rows, self._rejects = [], []
-        if not rows:
-            return TrackBatch.empty(rejects) if rejects else TrackBatch.empty()
-        cols = list(zip(*rows, strict=True))
-        return TrackBatch.from_arrays(
-            list(cols[0]),
-            cols[1],
-            cols[2],
-            cols[3],
-            alt_m=cols[4],
-            gs_mps=cols[5],
-            trk_deg=cols[6],
-            vs_mps=cols[7],
-            pos_accuracy_m=cols[8],
-            rejects=rejects,
-        )
+        return TrackBatch.from_rows(rows, rejects)
 
     def _reject(self, line_no: int, raw: bytes, reason: str, count: int = 1) -> None:
         text = raw[:_MAX_RAW].decode("ascii", "replace")

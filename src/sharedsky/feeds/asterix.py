@@ -308,20 +308,7 @@ class AsterixDecoder:
                 records = []
             else:
                 self._records(blocks, records, now, rows, rejects)
-        if not rows:
-            return TrackBatch.empty(rejects)
-        cols = list(zip(*rows, strict=True))
-        return TrackBatch.from_arrays(
-            list(cols[0]),
-            cols[1],
-            cols[2],
-            cols[3],
-            alt_m=cols[4],
-            gs_mps=cols[5],
-            trk_deg=cols[6],
-            vs_mps=cols[7],
-            rejects=rejects,
-        )
+        return TrackBatch.from_rows(rows, rejects)
 
     def _records(
         self,

@@ -190,6 +190,16 @@ class TrackBatch:
         return cls(np.empty(0, dtype=object), *([z] * len(NUMERIC_FIELDS)), rejects=tuple(rejects))
 
     @classmethod
+    def from_rows(cls, rows: Sequence[Sequence[Any]], rejects: Sequence[Reject] = ()) -> TrackBatch:
+        """Build from rows ``(track_id, t, lat, lon, alt_m, gs_mps, trk_deg, vs_mps,
+        pos_accuracy_m, vel_accuracy_mps)``, all of one length; rows may stop after ``lon`` or
+        any later column (the columns left out are unknown). Checked as :meth:`from_arrays`."""
+        if not rows:
+            return cls.empty(rejects)
+        track_id, *columns = zip(*rows, strict=True)
+        return cls.from_arrays(list(track_id), *columns, rejects=rejects)
+
+    @classmethod
     def from_arrays(
         cls,
         track_id: Any,

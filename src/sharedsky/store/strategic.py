@@ -221,6 +221,23 @@ class _PgDriverSql:
 _PG_DRIVER_SQL = _PgDriverSql(_SQL["postgresql"])
 
 
+def _oir_columns(record: OirRecord) -> dict[str, Any]:
+    """The columns of an intent's row other than its id, by name."""
+    return {
+        "manager": record.manager,
+        "version": record.version,
+        "state": record.state,
+        "ovn": record.ovn,
+        "uss_base_url": record.uss_base_url,
+        "subscription_id": record.subscription_id,
+        "altitude_lower_m": record.altitude_lower_m,
+        "altitude_upper_m": record.altitude_upper_m,
+        "start_us": to_us(record.time_start),
+        "end_us": to_us(record.time_end),
+        "updated_us": to_us(record.updated),
+    }
+
+
 def to_us(value: datetime) -> int:
     """UTC-aware datetime -> integer microseconds since the Unix epoch."""
     delta = value - _EPOCH
@@ -601,17 +618,7 @@ class StrategicTx:
         n_cells, n_start, n_end, now = notify
         params: dict[str, Any] = {
             "id": record.id,
-            "manager": record.manager,
-            "version": record.version,
-            "state": record.state,
-            "ovn": record.ovn,
-            "uss_base_url": record.uss_base_url,
-            "subscription_id": record.subscription_id,
-            "altitude_lower_m": record.altitude_lower_m,
-            "altitude_upper_m": record.altitude_upper_m,
-            "start_us": to_us(record.time_start),
-            "end_us": to_us(record.time_end),
-            "updated_us": to_us(record.updated),
+            **_oir_columns(record),
             "gone": self._cells_param(old_cells - record.cells),
             "added": self._cells_param(record.cells - old_cells),
             "time": time,
@@ -665,19 +672,7 @@ class StrategicTx:
 
     def save_oir(self, record: OirRecord, old: OirRecord | None) -> None:
         """Insert (``old`` None) or update an intent and its cells; ``old`` must carry cells."""
-        values = {
-            "manager": record.manager,
-            "version": record.version,
-            "state": record.state,
-            "ovn": record.ovn,
-            "uss_base_url": record.uss_base_url,
-            "subscription_id": record.subscription_id,
-            "altitude_lower_m": record.altitude_lower_m,
-            "altitude_upper_m": record.altitude_upper_m,
-            "start_us": to_us(record.time_start),
-            "end_us": to_us(record.time_end),
-            "updated_us": to_us(record.updated),
-        }
+        values = _oir_columns(record)
         if old is None:
             self._conn.execute(insert(t.oirs).values(id=record.id, **values))
             old_cells: frozenset[int] = frozenset()
