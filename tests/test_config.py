@@ -42,6 +42,13 @@ def test_fast_lane_can_be_turned_off_from_the_environment() -> None:
         Settings.from_env({"SHAREDSKY_FAST_LANE": "sometimes"})
 
 
+def test_open_telemetry_is_off_unless_asked_for() -> None:
+    assert Settings().open_telemetry is False
+    assert Settings.from_env({"SHAREDSKY_OPEN_TELEMETRY": "1"}).open_telemetry is True
+    with pytest.raises(InvalidInput, match="SHAREDSKY_OPEN_TELEMETRY"):
+        Settings.from_env({"SHAREDSKY_OPEN_TELEMETRY": "maybe"})
+
+
 def test_overrides_win_and_none_or_empty_means_not_given() -> None:
     env = {"SHAREDSKY_DB": "sqlite:///env.sqlite", "SHAREDSKY_AUDIENCE": "env-aud"}
     s = Settings.from_env(env, db_url=None, audiences=[], port=9000)

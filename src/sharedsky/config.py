@@ -18,6 +18,11 @@ Environment variables (read only by :meth:`Settings.from_env`):
 ``SHAREDSKY_FAST_LANE``
     ``0``/``false`` to answer every DSS request through FastAPI's routes, without the short path
     of the planning loop (:mod:`sharedsky.api.dss.fast_lane`; same answers, more CPU).
+``SHAREDSKY_OPEN_TELEMETRY``
+    ``1``/``true`` to let FastAPI's native OpenTelemetry instrumentation trace and measure
+    requests (for an operator who configures OpenTelemetry providers or exporters, e.g. with
+    ``FASTAPI_OTEL_AUTO_CONFIGURE=true``). Off by default: unconfigured, it records nothing yet
+    still costs a few hundred microseconds of CPU per request.
 ``SHAREDSKY_LIVE_CONFIG``
     JSON file of the live tactical service (minima, lead times, ages, borders, lines, volumes;
     see :mod:`sharedsky.services.live.config`). Defaults apply when unset.
@@ -83,6 +88,8 @@ class Settings:
         fast_lane: answer the planning loop's requests (query, create and update of operational
             intents) on the short path of :mod:`sharedsky.api.dss.fast_lane`; off, FastAPI's
             routes answer them (same answers, more CPU per request).
+        open_telemetry: FastAPI's native OpenTelemetry instrumentation (spans, metrics, logs
+            of requests); off by default.
     """
 
     db_url: str = DEFAULT_DB_URL
@@ -96,6 +103,7 @@ class Settings:
     rate_limit_per_s: float | None = None
     live_config: Path | None = None
     fast_lane: bool = True
+    open_telemetry: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "public_key_pems", tuple(Path(p) for p in self.public_key_pems))
@@ -140,6 +148,7 @@ class Settings:
         for variable, name in (
             ("SHAREDSKY_ALLOW_HTTP_BASE_URLS", "allow_http_base_urls"),
             ("SHAREDSKY_FAST_LANE", "fast_lane"),
+            ("SHAREDSKY_OPEN_TELEMETRY", "open_telemetry"),
         ):
             if variable in env:
                 raw = env[variable].strip().lower()

@@ -6,6 +6,7 @@ The lifespan opens the store (running migrations) and builds the
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 from collections.abc import AsyncIterator
@@ -62,6 +63,19 @@ _SECURITY_SCHEMES: dict[str, Any] = {
 }
 
 
+# FastAPI's native OpenTelemetry instrumentation (FastAPI versions that have it): every request
+# asks the OpenTelemetry API whether a provider is configured, which costs more CPU than the
+# rest of a small request's routing. Off unless the settings ask for it.
+_TELEMETRY_OFF = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+_HAS_TELEMETRY = "telemetry" in inspect.signature(FastAPI.__init__).parameters
+
+
+def _telemetry_option(settings: Settings) -> dict[str, Any]:
+    if settings.open_telemetry or not _HAS_TELEMETRY:
+        return {}
+    return {"telemetry": dict(_TELEMETRY_OFF)}
+
+
 def create_app_from_env() -> FastAPI:
     """``create_app(Settings.from_env())``: the factory that ``sharedsky serve --workers N``
     gives uvicorn, which builds the app in each worker process from ``SHAREDSKY_*``."""
@@ -113,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url="/openapi.json",
         redirect_slashes=False,
+        **_telemetry_option(settings),
     )
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier(
