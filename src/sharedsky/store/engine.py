@@ -77,6 +77,33 @@ def _translate(exc: SQLAlchemyError | psycopg.Error) -> StorageError:
     return StorageError(f"database error: {exc}")
 
 
+def _rollback_keeping_prepared(conn: Connection) -> None:
+    """Roll back the open PostgreSQL transaction of ``conn`` at the protocol level.
+
+    psycopg forgets every prepared statement of a connection (and sends ``DEALLOCATE ALL``)
+    when it rolls a transaction back, in case the transaction created or dropped objects that
+    the statements name. Our transactions never change the schema outside migrations, and a
+    refused write (a 409 for a stale key, most often) ends in a rollback, so that caution made
+    every attempt after a refusal parse and plan the hot-path statements again: under
+    contention, a good part of the database's CPU. Sending ``ROLLBACK`` through libpq leaves
+    the statements prepared; psycopg then finds the connection idle and has nothing to do.
+    Anything unusual (a command still running, a broken connection) is left to the normal
+    rollback."""
+    driver = conn.connection.driver_connection
+    if not isinstance(driver, psycopg.Connection):
+        return
+    pgconn = driver.pgconn
+    status = pgconn.transaction_status
+    if status not in (psycopg.pq.TransactionStatus.INTRANS, psycopg.pq.TransactionStatus.INERROR):
+        return
+    try:
+        result = pgconn.exec_(b"ROLLBACK")
+    except psycopg.Error:
+        return
+    if result.status != psycopg.pq.ExecStatus.COMMAND_OK:
+        return
+
+
 class Store:
     """An open database: the engine plus transactions handing out :class:`StrategicTx`.
 
@@ -101,7 +128,12 @@ class Store:
                 if write:
                     conn.execution_options(**{_WRITE_OPTION: True})
                 with conn.begin():
-                    yield conn
+                    try:
+                        yield conn
+                    except BaseException:
+                        if self.dialect == "postgresql":
+                            _rollback_keeping_prepared(conn)
+                        raise
         except (SQLAlchemyError, psycopg.Error) as exc:
             raise _translate(exc) from exc
 
