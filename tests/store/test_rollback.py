@@ -1,6 +1,7 @@
-"""A transaction that raises is rolled back (nothing it wrote stays) and, on PostgreSQL, the
-connection keeps its prepared hot-path statements (a refused write must not make the next
-attempt parse and plan them again)."""
+"""A transaction that raises is rolled back (nothing it wrote stays, also what it wrote after
+the hot path opened it with its own BEGIN) and, on PostgreSQL, the connection keeps its prepared
+hot-path statements (a refused write must not make the next attempt parse and plan them
+again)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ def _session(store: Store) -> tuple[int, set[str]]:
     """Backend pid and prepared statements of the connection the pool hands out next."""
     with store.read() as tx:
         conn = tx._conn
+        # back under psycopg's own transaction handling after a hot-path transaction
+        assert conn.connection.driver_connection.autocommit is False
         pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
         names = set(conn.execute(text("SELECT name FROM pg_prepared_statements")).scalars())
     return pid, names

@@ -104,6 +104,19 @@ def _rollback_keeping_prepared(conn: Connection) -> None:
         return
 
 
+def _end_explicit_begin(conn: Connection) -> None:
+    """After a PostgreSQL transaction that the hot path opened with an explicit ``BEGIN`` (see
+    ``StrategicTx.oir_write_context``), give the connection back to psycopg's own transaction
+    handling. A connection left inside a transaction block cannot go back to the pool."""
+    driver = conn.connection.driver_connection
+    if not isinstance(driver, psycopg.Connection) or not driver.autocommit:
+        return
+    if driver.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        driver.autocommit = False
+    else:
+        conn.invalidate()
+
+
 class Store:
     """An open database: the engine plus transactions handing out :class:`StrategicTx`.
 
@@ -127,13 +140,17 @@ class Store:
             with self._engine.connect() as conn:
                 if write:
                     conn.execution_options(**{_WRITE_OPTION: True})
-                with conn.begin():
-                    try:
-                        yield conn
-                    except BaseException:
-                        if self.dialect == "postgresql":
-                            _rollback_keeping_prepared(conn)
-                        raise
+                try:
+                    with conn.begin():
+                        try:
+                            yield conn
+                        except BaseException:
+                            if self.dialect == "postgresql":
+                                _rollback_keeping_prepared(conn)
+                            raise
+                finally:
+                    if self.dialect == "postgresql":
+                        _end_explicit_begin(conn)
         except (SQLAlchemyError, psycopg.Error) as exc:
             raise _translate(exc) from exc
 

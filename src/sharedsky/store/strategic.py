@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+from psycopg.pq import TransactionStatus
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -197,6 +198,7 @@ class _Sql:
 _SQL = {d: _Sql(d) for d in ("postgresql", "sqlite")}
 
 _PG_DIALECT = _PsycopgDialect()
+_PQ_IDLE = TransactionStatus.IDLE
 
 
 class _PgDriverSql:
@@ -566,7 +568,17 @@ class StrategicTx:
         if self._pg:
             parents = parent_cells(lock, LOCK_LEVEL) if lock is not None else []
             driver = self._driver
+            # psycopg opens a transaction with a BEGIN of its own round trip, even in pipeline
+            # mode. When this read opens the transaction, BEGIN travels with it instead: the
+            # connection goes to autocommit (so psycopg adds nothing) and the pipeline starts
+            # with an explicit BEGIN; every later statement of the transaction then runs inside
+            # that block. ``Store`` turns autocommit off again when the transaction has ended.
+            begin = not driver.autocommit and driver.pgconn.transaction_status == _PQ_IDLE
+            if begin:
+                driver.autocommit = True
             with driver.pipeline():
+                if begin:
+                    driver.execute(b"BEGIN")
                 if parents:
                     driver.execute(
                         _PG_DRIVER_SQL.lock, {"keys": self._cells_param(parents)}, prepare=True
@@ -640,7 +652,13 @@ class StrategicTx:
             if commit:
                 with driver.pipeline():
                     cursor = driver.execute(_PG_DRIVER_SQL.write[old is None], params, prepare=True)
-                    driver.commit()
+                    if driver.autocommit:
+                        # The transaction began with an explicit BEGIN (oir_write_context): an
+                        # explicit COMMIT rides in the pipeline's one Sync, where commit() would
+                        # add a Sync (a round trip) of its own.
+                        driver.execute(b"COMMIT")
+                    else:
+                        driver.commit()
             else:
                 cursor = driver.execute(_PG_DRIVER_SQL.write[old is None], params, prepare=True)
             rows = cursor.fetchall()
