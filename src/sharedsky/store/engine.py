@@ -21,7 +21,7 @@ serialisation failure, a unique or foreign key clash with a concurrent writer),
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -96,12 +96,8 @@ def _rollback_keeping_prepared(conn: Connection) -> None:
     status = pgconn.transaction_status
     if status not in (psycopg.pq.TransactionStatus.INTRANS, psycopg.pq.TransactionStatus.INERROR):
         return
-    try:
-        result = pgconn.exec_(b"ROLLBACK")
-    except psycopg.Error:
-        return
-    if result.status != psycopg.pq.ExecStatus.COMMAND_OK:
-        return
+    with suppress(psycopg.Error):  # a broken connection: the normal rollback reports it
+        pgconn.exec_(b"ROLLBACK")
 
 
 def _end_explicit_begin(conn: Connection) -> None:
