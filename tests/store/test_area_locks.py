@@ -6,6 +6,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -147,3 +148,65 @@ def test_try_lock_more_never_waits(pg_store: Store) -> None:
         h.join(10)
     with pg_store.write() as tx:
         assert tx.try_lock_more(parent_cells(here)) is True
+
+
+def test_sqlite_writer_waits_for_another_process_then_writes(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sharedsky.store.engine as engine_module
+
+    store = open_store(sqlite_url)
+    other = sqlite3.connect(
+        sqlite_url.removeprefix("sqlite:///"),
+        timeout=0,
+        isolation_level=None,
+        check_same_thread=False,
+    )
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock for 0.3 s
+        threading.Timer(0.3, lambda: other.execute("ROLLBACK")).start()
+        started = time.perf_counter()
+        now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+        with store.write() as tx:
+            tx.append_event(now, "uss1", "create", "report", "r1", {})
+        waited = time.perf_counter() - started
+        assert 0.25 < waited < 2.0
+        with store.read() as tx:
+            assert [e.entity_id for e in tx.events()] == ["r1"]
+
+        monkeypatch.setattr(engine_module, "SQLITE_BUSY_TIMEOUT_MS", 200)
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StorageError, match="busy"), store.write() as tx:
+            tx.append_event(now, "uss1", "create", "report", "r2", {})
+        other.execute("ROLLBACK")
+        with store.read() as tx:
+            assert [e.entity_id for e in tx.events()] == ["r1"]
+    finally:
+        other.close()
+        store.close()
+
+
+def test_sqlite_writers_of_one_process_queue_in_turn(sqlite_url: str) -> None:
+    store = open_store(sqlite_url)
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    errors: list[BaseException] = []
+
+    def writer(k: int) -> None:
+        try:
+            for n in range(20):
+                with store.write() as tx:
+                    tx.append_event(now, f"uss{k}", "create", "report", f"r{k}-{n}", {})
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(8)]
+    try:
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(60)
+        assert not errors
+        with store.read() as tx:
+            assert len(tx.events()) == 160
+    finally:
+        store.close()
