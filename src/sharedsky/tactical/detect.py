@@ -438,7 +438,7 @@ def detect_conflicts(states: TrackStates, params: DetectionParams | None = None)
         status,
         party_code,
     )
-    px, py, pz, vx, vy, vz, alt, vs, hmargin, vmargin = frame
+    # frame's rows, in the kernels' order: px, py, pz, vx, vy, vz, alt, vs, hmargin, vmargin
     r_max, h_max, t_max = float(rules.r.max()), float(rules.h.max()), float(rules.t.max())
     # largest angular separation of a pair that can conflict (a conservative Earth radius)
     theta = min((r_max + 2.0 * hm_max + 2.0 * v_max * t_max) / 6_300_000.0, 2.0)
@@ -446,16 +446,7 @@ def detect_conflicts(states: TrackStates, params: DetectionParams | None = None)
     cells = ws.get("cells", (TIME_SLOTS, n, 8), np.int16)
     extent = np.zeros(8, dtype=np.int64)
     n_ent = _kernels.swept_boxes(
-        px,
-        py,
-        pz,
-        vx,
-        vy,
-        vz,
-        alt,
-        vs,
-        hmargin,
-        vmargin,
+        *frame,
         status,
         rot,
         r_max,
@@ -492,16 +483,7 @@ def detect_conflicts(states: TrackStates, params: DetectionParams | None = None)
         out_f = ws.get("out_f", (cap, 8), np.float64)
         out_b = ws.get("out_b", (cap, 2), np.bool_)
         count, ncand = _kernels.grid_pairs(
-            px,
-            py,
-            pz,
-            vx,
-            vy,
-            vz,
-            alt,
-            vs,
-            hmargin,
-            vmargin,
+            *frame,
             party_code,
             status,
             bool(params.all_pairs),
