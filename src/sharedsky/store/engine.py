@@ -60,6 +60,12 @@ class TransientStorageError(StorageError):
     """A failure caused by concurrent writers; the whole transaction may simply be retried."""
 
 
+def _sqlite_busy(detail: object) -> StorageError:
+    """SQLite's write lock was not ours within the busy timeout (not retried: the caller has
+    waited long enough)."""
+    return StorageError(f"database busy for {SQLITE_BUSY_TIMEOUT_MS / 1000:g} s: {detail}")
+
+
 def _translate(exc: SQLAlchemyError | psycopg.Error) -> StorageError:
     if isinstance(exc, psycopg.Error):  # from the driver-level hot path (PostgreSQL)
         if exc.sqlstate in _RETRYABLE_PG_CODES:
@@ -75,7 +81,7 @@ def _translate(exc: SQLAlchemyError | psycopg.Error) -> StorageError:
         message = str(orig).lower()
         if "database is locked" in message or "database is busy" in message:
             # Only after the whole busy timeout: retrying would keep the caller waiting longer.
-            return StorageError(f"database busy for {SQLITE_BUSY_TIMEOUT_MS / 1000:.0f} s: {orig}")
+            return _sqlite_busy(orig)
         return StorageError(f"database error: {orig}")
     return StorageError(f"database error: {exc}")
 
@@ -140,23 +146,9 @@ class Store:
 
     @contextmanager
     def _transaction(self, write: bool) -> Iterator[Connection]:
-        if write and self._sqlite_writer is not None:
-            if not self._sqlite_writer.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000.0):
-                raise StorageError(
-                    f"database busy for {SQLITE_BUSY_TIMEOUT_MS / 1000:.0f} s: another write "
-                    "of this process is still running"
-                )
-            try:
-                with self._transaction_unlocked(write) as conn:
-                    yield conn
-            finally:
-                self._sqlite_writer.release()
-            return
-        with self._transaction_unlocked(write) as conn:
-            yield conn
-
-    @contextmanager
-    def _transaction_unlocked(self, write: bool) -> Iterator[Connection]:
+        queue = self._sqlite_writer if write else None
+        if queue is not None and not queue.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000.0):
+            raise _sqlite_busy("another write of this process is still running")
         try:
             with self._engine.connect() as conn:
                 if write:
@@ -174,6 +166,9 @@ class Store:
                         _end_explicit_begin(conn)
         except (SQLAlchemyError, psycopg.Error) as exc:
             raise _translate(exc) from exc
+        finally:
+            if queue is not None:
+                queue.release()
 
     @contextmanager
     def read(self) -> Iterator[StrategicTx]:
@@ -249,8 +244,7 @@ def _begin_immediate(dbapi_conn: Any) -> None:
     between tries, so a writer could sleep through most of the time the lock was free; here the
     handler is allowed 1 ms per try and the wait goes on in 0.5 ms steps, up to the usual busy
     timeout. Writers of the same process never meet here at once (``Store`` queues them)."""
-    timeout_s = SQLITE_BUSY_TIMEOUT_MS / 1000.0
-    deadline = time.monotonic() + timeout_s
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000.0
     cur = dbapi_conn.cursor()
     try:
         cur.execute("PRAGMA busy_timeout=1")
@@ -263,7 +257,7 @@ def _begin_immediate(dbapi_conn: Any) -> None:
                 if "locked" not in message and "busy" not in message:
                     raise StorageError(f"database error: {exc}") from exc
                 if time.monotonic() >= deadline:
-                    raise StorageError(f"database busy for {timeout_s:g} s: {exc}") from exc
+                    raise _sqlite_busy(exc) from exc
             time.sleep(_SQLITE_BEGIN_POLL_S)
     finally:
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
