@@ -41,6 +41,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import gc  # noqa: E402
+import importlib.util  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import platform  # noqa: E402
@@ -419,6 +420,13 @@ def main() -> int:
     ap.add_argument("--json", type=Path, default=OUT / "tactical.json")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
+    if not args.no_world and importlib.util.find_spec("openap") is None:
+        print(
+            "the worldwide scenario needs openap's airport table: install the bench extra "
+            "(.venv/bin/pip install -e '.[bench]') or pass --no-world",
+            file=sys.stderr,
+        )
+        return 2
     if args.repeats < 3:
         print("# note: fewer than 3 repeats", flush=True)
 
