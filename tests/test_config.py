@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sharedsky.config import DEFAULT_DB_URL, Settings
+from sharedsky.config import DEFAULT_DB_URL, DEFAULT_LANE_THREADS, Settings
 from sharedsky.errors import InvalidInput
 
 
@@ -89,3 +89,13 @@ def test_bad_boolean_in_environment_is_refused() -> None:
 def test_unknown_override_is_a_programming_error() -> None:
     with pytest.raises(TypeError):
         Settings.from_env({}, colour="blue")
+
+
+def test_lane_threads_come_from_the_environment_and_are_checked() -> None:
+    assert Settings().lane_threads == DEFAULT_LANE_THREADS == 3
+    assert Settings.from_env({"SHAREDSKY_LANE_THREADS": " 8 "}).lane_threads == 8
+    with pytest.raises(InvalidInput, match="SHAREDSKY_LANE_THREADS"):
+        Settings.from_env({"SHAREDSKY_LANE_THREADS": "many"})
+    for bad in (0, 257, True, 2.5):
+        with pytest.raises(InvalidInput, match="lane_threads"):
+            Settings(lane_threads=bad)  # type: ignore[arg-type]

@@ -23,6 +23,9 @@ Environment variables (read only by :meth:`Settings.from_env`):
     requests (for an operator who configures OpenTelemetry providers or exporters, e.g. with
     ``FASTAPI_OTEL_AUTO_CONFIGURE=true``). Off by default: unconfigured, it records nothing yet
     still costs a few hundred microseconds of CPU per request.
+``SHAREDSKY_LANE_THREADS``
+    Threads per server process that run the planning loop's database transactions (default 3;
+    see :data:`DEFAULT_LANE_THREADS`).
 ``SHAREDSKY_LIVE_CONFIG``
     JSON file of the live tactical service (minima, lead times, ages, borders, lines, volumes;
     see :mod:`sharedsky.services.live.config`). Defaults apply when unset.
@@ -46,6 +49,7 @@ __all__ = [
     "DEFAULT_AUDIENCES",
     "DEFAULT_DB_URL",
     "DEFAULT_HOST",
+    "DEFAULT_LANE_THREADS",
     "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_PORT",
     "Settings",
@@ -59,6 +63,17 @@ DEFAULT_AUDIENCES: tuple[str, ...] = ("localhost", "127.0.0.1")
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 # Allowed clock skew between the token issuer and us, in seconds (exp, nbf, and the 1 h cap).
 DEFAULT_TOKEN_LEEWAY_S = 60.0
+
+DEFAULT_LANE_THREADS = 3
+"""Threads of the planning loop's short path per process (:mod:`sharedsky.api.dss.fast_lane`),
+i.e. how many of its database transactions one process runs at once. About one per core plus
+one: more add no throughput on a busy host but let requests overtake each other (more runnable
+threads and database backends for the scheduler to interleave), which widens the latency tail.
+On the 2-core benchmark host, 50 clients writing in separate areas through two processes:
+3 threads, p99 89-101 ms; 8 threads, p99 183-224 ms; the same ~750-820 writes/s. A write that
+waits for its area lock holds a thread while it waits: raise this on a host with many cores or
+with many writers in one area."""
+MAX_LANE_THREADS = 256
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -90,6 +105,7 @@ class Settings:
             routes answer them (same answers, more CPU per request).
         open_telemetry: FastAPI's native OpenTelemetry instrumentation (spans, metrics, logs
             of requests); off by default.
+        lane_threads: threads of the short path per process (:data:`DEFAULT_LANE_THREADS`).
     """
 
     db_url: str = DEFAULT_DB_URL
@@ -104,6 +120,7 @@ class Settings:
     live_config: Path | None = None
     fast_lane: bool = True
     open_telemetry: bool = False
+    lane_threads: int = DEFAULT_LANE_THREADS
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "public_key_pems", tuple(Path(p) for p in self.public_key_pems))
@@ -122,6 +139,10 @@ class Settings:
             raise InvalidInput("must be at least 1024 bytes", "max_body_bytes")
         if not 0 <= self.token_leeway_s <= 600:
             raise InvalidInput("must lie in 0..600 seconds", "token_leeway_s")
+        if isinstance(self.lane_threads, bool) or not isinstance(self.lane_threads, int):
+            raise InvalidInput("must be an integer", "lane_threads")
+        if not 1 <= self.lane_threads <= MAX_LANE_THREADS:
+            raise InvalidInput(f"must lie in 1..{MAX_LANE_THREADS}", "lane_threads")
         if self.rate_limit_per_s is not None:
             if isinstance(self.rate_limit_per_s, bool) or not isinstance(
                 self.rate_limit_per_s, int | float
@@ -161,6 +182,12 @@ class Settings:
                 values["rate_limit_per_s"] = float(raw)
             except ValueError as exc:
                 raise InvalidInput(f"{raw!r} is not a number", "SHAREDSKY_RATE_LIMIT") from exc
+        if env.get("SHAREDSKY_LANE_THREADS"):
+            raw = env["SHAREDSKY_LANE_THREADS"].strip()
+            try:
+                values["lane_threads"] = int(raw)
+            except ValueError as exc:
+                raise InvalidInput(f"{raw!r} is not an integer", "SHAREDSKY_LANE_THREADS") from exc
         if env.get("SHAREDSKY_LIVE_CONFIG"):
             values["live_config"] = Path(env["SHAREDSKY_LIVE_CONFIG"])
         known = {f.name for f in fields(cls)}

@@ -142,7 +142,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     if settings.fast_lane:
-        app.add_middleware(DssFastLane)  # inside the body size limit (added last: outermost)
+        # inside the body size limit (added last: outermost)
+        app.add_middleware(DssFastLane, threads=settings.lane_threads)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(dss_router)
     app.include_router(live_router)

@@ -3,8 +3,11 @@ answers itself, which it hands to FastAPI, and that both give the same answers."
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -155,3 +158,43 @@ def test_lane_and_routes_give_the_same_answers(
     assert answers[0] == answers[1]
     statuses = [status for status, _ in answers[0]]
     assert statuses == [200, 201, 200, 409, 409, 409, 400, 400, 400, 403, 400]
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_the_lane_runs_at_most_lane_threads_requests_at_once(
+    threads: int,
+    sqlite_url: str,
+    public_key_path: Path,
+    auth: Auth,
+    volume: VolumeFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sharedsky.api.dss.fast_lane as lane_module
+
+    running = 0
+    most = 0
+    names: set[str] = set()
+    guard = threading.Lock()
+    real_query = lane_module.query_operational_intents
+
+    def slow_query(*args: Any) -> Any:
+        nonlocal running, most
+        with guard:
+            running += 1
+            most = max(most, running)
+            names.add(threading.current_thread().name)
+        time.sleep(0.05)
+        with guard:
+            running -= 1
+        return real_query(*args)
+
+    monkeypatch.setattr(lane_module, "query_operational_intents", slow_query)
+    settings = Settings(db_url=sqlite_url, public_key_pems=(public_key_path,), lane_threads=threads)
+    body = {"area_of_interest": volume()}
+    with TestClient(create_app(settings)) as client, ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(lambda _: client.post(f"{OIR}/query", json=body, headers=auth(SC)), range(8))
+        )
+    assert [r.status_code for r in answers] == [200] * 8
+    assert most == threads
+    assert len(names) == threads and all(n.startswith("dss-lane") for n in names)

@@ -43,14 +43,11 @@ from sharedsky.api.dss.schemas import (
     QueryOperationalIntentReferenceParameters,
 )
 from sharedsky.api.errors import replay_body, sharedsky_error_response
+from sharedsky.config import DEFAULT_LANE_THREADS
 from sharedsky.errors import SharedskyError
 
-__all__ = ["LANE_THREADS", "DssFastLane"]
+__all__ = ["DssFastLane"]
 
-LANE_THREADS = 8
-"""Worker threads of the lane per process (blocking service calls: one database transaction
-each). Fewer threads than FastAPI's pool: a write waiting for its area lock holds one, and more
-threads only add contention for the interpreter lock."""
 
 _OIR_PREFIX = "/dss/v1/operational_intent_references/"
 _QUERY_PATH = _OIR_PREFIX + "query"
@@ -66,7 +63,7 @@ class DssFastLane:
     """ASGI middleware answering well-formed operational-intent queries, creates and updates;
     everything else goes to ``app``."""
 
-    def __init__(self, app: ASGIApp, threads: int = LANE_THREADS) -> None:
+    def __init__(self, app: ASGIApp, threads: int = DEFAULT_LANE_THREADS) -> None:
         self.app = app
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="dss-lane")
 
