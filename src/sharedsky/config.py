@@ -176,18 +176,16 @@ class Settings:
                 if raw not in _TRUE | _FALSE:
                     raise InvalidInput(f"{raw!r} is not a boolean (use 1/0, true/false)", variable)
                 values[name] = raw in _TRUE
-        if env.get("SHAREDSKY_RATE_LIMIT"):
-            raw = env["SHAREDSKY_RATE_LIMIT"].strip()
-            try:
-                values["rate_limit_per_s"] = float(raw)
-            except ValueError as exc:
-                raise InvalidInput(f"{raw!r} is not a number", "SHAREDSKY_RATE_LIMIT") from exc
-        if env.get("SHAREDSKY_LANE_THREADS"):
-            raw = env["SHAREDSKY_LANE_THREADS"].strip()
-            try:
-                values["lane_threads"] = int(raw)
-            except ValueError as exc:
-                raise InvalidInput(f"{raw!r} is not an integer", "SHAREDSKY_LANE_THREADS") from exc
+        for variable, name, kind, what in (
+            ("SHAREDSKY_RATE_LIMIT", "rate_limit_per_s", float, "a number"),
+            ("SHAREDSKY_LANE_THREADS", "lane_threads", int, "an integer"),
+        ):
+            if env.get(variable):
+                raw = env[variable].strip()
+                try:
+                    values[name] = kind(raw)
+                except ValueError as exc:
+                    raise InvalidInput(f"{raw!r} is not {what}", variable) from exc
         if env.get("SHAREDSKY_LIVE_CONFIG"):
             values["live_config"] = Path(env["SHAREDSKY_LIVE_CONFIG"])
         known = {f.name for f in fields(cls)}
