@@ -3,7 +3,7 @@
 psycopg prepares the hot statements after a few executions, and PostgreSQL then may switch to a
 generic plan, chosen without the parameter values. For an area query it guesses that the
 altitude and time filters keep about one intent; when it then scans the cell table once per
-intent that passes them, a busy period (hundreds of intents overlapping in time, anywhere)
+intent that passes them, a busy period (a hundred-odd intents overlapping in time, anywhere)
 makes every query cost milliseconds of database CPU. These tests force the generic plans and
 count the rows each statement reads from the cell tables.
 """
