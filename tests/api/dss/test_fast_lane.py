@@ -198,3 +198,35 @@ def test_the_lane_runs_at_most_lane_threads_requests_at_once(
     assert [r.status_code for r in answers] == [200] * 8
     assert most == threads
     assert len(names) == threads and all(n.startswith("dss-lane") for n in names)
+
+
+def test_lane_threads_hand_back_results_and_errors_and_end_with_their_owner() -> None:
+    import asyncio
+    import gc
+
+    from sharedsky.api.dss.fast_lane import LaneThreads
+
+    def fail(message: str) -> None:
+        raise ValueError(message)
+
+    async def scenario(lane: LaneThreads) -> None:
+        assert await lane.run(sum, (1, 2, 3)) == 6
+        with pytest.raises(ValueError, match="refused"):
+            await lane.run(fail, "refused")
+        # A request that goes away (cancelled) leaves the threads serving the next ones.
+        slow = asyncio.ensure_future(lane.run(time.sleep, 0.05))
+        await asyncio.sleep(0)
+        slow.cancel()
+        results = await asyncio.gather(*(lane.run(pow, 2, k) for k in range(20)))
+        assert results == [2**k for k in range(20)]
+
+    before = set(threading.enumerate())
+    lane = LaneThreads(2)
+    asyncio.run(scenario(lane))
+    mine = [t for t in threading.enumerate() if t not in before and t.name.startswith("dss-lane")]
+    assert len(mine) == 2
+    del lane
+    gc.collect()
+    for thread in mine:
+        thread.join(timeout=5)
+        assert not thread.is_alive()

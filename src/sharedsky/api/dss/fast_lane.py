@@ -21,9 +21,12 @@ intent test with the lane and without it (``Settings.fast_lane``).
 from __future__ import annotations
 
 import asyncio
+import queue
 import re
+import threading
+import weakref
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from typing import Any, TypeVar
 
 import orjson
@@ -65,7 +68,7 @@ class DssFastLane:
 
     def __init__(self, app: ASGIApp, threads: int = DEFAULT_LANE_THREADS) -> None:
         self.app = app
-        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="dss-lane")
+        self._threads = LaneThreads(threads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -156,7 +159,75 @@ class DssFastLane:
         await send({"type": "http.response.body", "body": payload})
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        return await self._threads.run(fn, *args)
+
+
+_Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[..., Any], tuple[Any, ...]]
+
+
+class LaneThreads:
+    """``threads`` threads that run blocking calls for an event loop, first come first served.
+
+    What ``loop.run_in_executor`` with a ``ThreadPoolExecutor`` does, for a fraction of its CPU:
+    a job is one tuple on a ``queue.SimpleQueue`` and its result goes straight to the awaiting
+    asyncio future with ``call_soon_threadsafe``, with no ``concurrent.futures.Future`` (locks,
+    condition, callbacks) in between. Measured on a bare uvicorn app at 25 connections: a hop
+    through the executor added 40-43 us of CPU per request, one through these threads 12-17 us;
+    the planning loop makes two hops per write. The threads start on the first call and end
+    when this object is garbage-collected (a test suite builds many apps)."""
+
+    def __init__(self, threads: int) -> None:
+        self._count = threads
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._started = False
+        self._start_lock = threading.Lock()
+
+    def run(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        """Run ``fn(*args)`` on one of the threads; await the result (or its exception)."""
+        if not self._started:
+            self._start()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._jobs.put((loop, future, fn, args))
+        return future
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._started:
+                return
+            for i in range(self._count):
+                threading.Thread(
+                    target=_serve, args=(self._jobs,), name=f"dss-lane-{i}", daemon=True
+                ).start()
+            weakref.finalize(self, _stop, self._jobs, self._count)
+            self._started = True
+
+
+def _serve(jobs: queue.SimpleQueue[_Job | None]) -> None:
+    while (job := jobs.get()) is not None:
+        loop, future, fn, args = job
+        del job
+        try:
+            result, error = fn(*args), None
+        except BaseException as exc:  # handed to the awaiting request, as an executor would
+            result, error = None, exc
+        with suppress(RuntimeError):  # the loop has closed: nobody awaits the result any more
+            loop.call_soon_threadsafe(_settle, future, result, error)
+        del loop, future, fn, args, result, error
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():  # the request was cancelled (client gone) meanwhile
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+def _stop(jobs: queue.SimpleQueue[_Job | None], count: int) -> None:
+    for _ in range(count):
+        jobs.put(None)
 
 
 def _text(value: bytes | None) -> str | None:
