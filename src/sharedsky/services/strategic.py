@@ -362,6 +362,38 @@ class StrategicService:
                         "the requested OVN suffix was already used", "requested_ovn_suffix"
                     )
 
+        def check_available(my_av: str | None) -> None:
+            if my_av == UssAvailabilityState.DOWN:
+                raise PreconditionFailed(
+                    f"{caller.manager} is marked Down in the DSS: its operational intents "
+                    f"cannot become {state} until it declares itself available"
+                )
+
+        def record(old: OirRecord | None, subscription_id: str | None) -> OirRecord:
+            return OirRecord(
+                id=entity_id,
+                manager=caller.manager,
+                version=1 if old is None else old.version + 1,
+                state=state.value,
+                ovn=new_ovn,
+                uss_base_url=uss_base_url,
+                subscription_id=subscription_id,
+                altitude_lower_m=lo,
+                altitude_upper_m=hi,
+                time_start=start,
+                time_end=end,
+                updated=now,
+                cells=cells,
+            )
+
+        def notification(
+            old: OirRecord | None,
+        ) -> tuple[frozenset[int], datetime, datetime, datetime]:
+            """Where and when subscribers hear of the write: old and new extents."""
+            if old is None:
+                return cells, start, end, now
+            return cells | old.cells, min(start, old.time_start), max(end, old.time_end), now
+
         def refuse_missing(
             tx: StrategicTx,
             found_av: list[tuple[OirRecord, str | None]],
@@ -423,11 +455,8 @@ class StrategicService:
                     if again is None or again.version != old.version:
                         raise TransientStorageError(f"{entity_id} changed while being locked")
             check_entity(old)
-            if check_key and my_av == UssAvailabilityState.DOWN:
-                raise PreconditionFailed(
-                    f"{caller.manager} is marked Down in the DSS: its operational intents "
-                    f"cannot become {state} until it declares itself available"
-                )
+            if check_key:
+                check_available(my_av)
 
             # Subscription to attach.
             attached: SubscriptionRecord | None = None
@@ -478,24 +507,9 @@ class StrategicService:
                     found_c = tx.find_constraints(cells, lo, hi, start, end)
                 avail = refuse_missing(tx, found_av, my_av, found_c)
 
-            rec = OirRecord(
-                id=entity_id,
-                manager=caller.manager,
-                version=1 if old is None else old.version + 1,
-                state=state.value,
-                ovn=new_ovn,
-                uss_base_url=uss_base_url,
-                subscription_id=attached.id if attached else None,
-                altitude_lower_m=lo,
-                altitude_upper_m=hi,
-                time_start=start,
-                time_end=end,
-                updated=now,
-                cells=cells,
-            )
-            notify_cells = cells | (old.cells if old else frozenset())
-            n_start = min(start, old.time_start) if old else start
-            n_end = max(end, old.time_end) if old else end
+            rec = record(old, attached.id if attached else None)
+            notify = notification(old)
+            notify_cells, n_start, n_end, _ = notify
             operation = "create" if old is None else "update"
             left = old.subscription_id if old is not None else None
             if left and left != rec.subscription_id:
@@ -512,12 +526,59 @@ class StrategicService:
                     rec,
                     old,
                     (now, caller.manager, operation, _payload(rec, key)),
-                    (notify_cells, n_start, n_end, now),
+                    notify,
                     commit=True,
                 )
                 subscribers = _group_subscribers(rows, now)
             return self._oir_view(rec, caller, avail), subscribers
 
+        def short_write() -> tuple[OperationalIntentReference, list[SubscriberToNotify]] | None:
+            """PostgreSQL, an Accepted intent without subscriptions (the planning loop's usual
+            write). The area's locks are tried without waiting, in the round trip of the read.
+            Free, they are held, the read ran under them, and the write follows as in ``work``.
+            Busy, the read is a snapshot taken without them: the write is decided on it, then
+            one round trip waits for the locks, checks that nothing read has changed, writes
+            and commits, so a busy area's locks are held for the database's own work only,
+            not for a round trip and the decision too. A refusal decided on the snapshot was
+            the state of the DSS while the request was being answered. None if the intent's
+            case is not this one or the snapshot has aged: ``work`` decides again."""
+            with self._store.write() as tx:
+                old, found_av, my_av, unlocked = tx.oir_write_attempt(
+                    entity_id, caller.manager, cells, lo, hi, start, end
+                )
+                if old is not None and (old.subscription_id is not None or not old.cells <= cells):
+                    return None  # leaves a subscription, or moves: ``work``
+                check_entity(old)
+                check_available(my_av)
+                avail = refuse_missing(tx, found_av, my_av, [])
+                rec = record(old, None)
+                event = (
+                    now,
+                    caller.manager,
+                    "create" if old is None else "update",
+                    _payload(rec, key),
+                )
+                if unlocked is None:
+                    rows = tx.write_oir(rec, old, event, notification(old), commit=True)
+                else:
+                    guarded = tx.write_oir_guarded(rec, old, event, notification(old), unlocked)
+                    if guarded is None:
+                        return None
+                    rows = guarded
+            return self._oir_view(rec, caller, avail), _group_subscribers(rows, now)
+
+        if (
+            self._store.dialect == "postgresql"
+            and state == OperationalIntentState.ACCEPTED
+            and sub_id is None
+            and params.new_subscription is None
+        ):
+            try:
+                done = short_write()
+            except TransientStorageError:
+                done = None  # e.g. a create of the same id that won the race: ``work`` retries
+            if done is not None:
+                return done
         return self._write(work)
 
     def delete_operational_intent(

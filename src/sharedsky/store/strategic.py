@@ -42,6 +42,7 @@ __all__ = [
     "AvailabilityRecord",
     "ConstraintRecord",
     "EventRecord",
+    "OirContext",
     "OirRecord",
     "StrategicTx",
     "SubscriptionRecord",
@@ -108,12 +109,15 @@ def _oir_overlap_sql(dialect: str) -> str:
     )
 
 
-def _oir_context_sql(dialect: str, conflicts: bool) -> TextClause:
+def _oir_context(dialect: str, conflicts: bool) -> str:
     """One statement for what an intent write reads after its lock: the intent itself with
     its cells (kind 0), the intersecting intents with availabilities (kind 1, if
     ``conflicts``) and the writer's own availability (kind 2)."""
     if dialect == "postgresql":
-        cells = "ARRAY(SELECT c.cell FROM operational_intent_cells c WHERE c.entity_id = o.id)"
+        cells = (
+            "ARRAY(SELECT c.cell FROM operational_intent_cells c WHERE c.entity_id = o.id "
+            "ORDER BY c.cell)"
+        )
         null_cells = "CAST(NULL AS bigint[])"
     else:
         cells = (
@@ -131,7 +135,45 @@ def _oir_context_sql(dialect: str, conflicts: bool) -> TextClause:
         f"SELECT 2, {_NULL_OIR_COLS}, {null_cells}, availability FROM uss_availability "
         "WHERE uss = :me"
     )
-    return text(" UNION ALL ".join(parts))
+    return " UNION ALL ".join(parts)
+
+
+def _oir_context_sql(dialect: str, conflicts: bool) -> TextClause:
+    return text(_oir_context(dialect, conflicts))
+
+
+# PostgreSQL: a fingerprint of what an intent write decides on, one text per row of its context
+# (with conflicts): the row's kind, id, version, state, OVN, subscription, times, cells (the
+# intent's own) and availability. :func:`_fingerprint` makes the same texts from rows read
+# earlier, and a guarded write compares the two (sorted bytewise: COLLATE "C").
+_FINGERPRINT_COLUMNS = (
+    "kind", "id", "version", "state", "ovn", "subscription_id", "start_us", "end_us",
+    "updated_us", "cells", "availability",
+)  # fmt: skip
+_FINGERPRINT_ROW = (0, 1, 3, 4, 5, 7, 10, 11, 12, 13, 14)  # their positions in a context row
+_PG_CONTEXT_FINGERPRINT = (
+    "SELECT array_agg(f ORDER BY f COLLATE \"C\") FROM (SELECT concat_ws('|', "
+    + ", ".join(f"coalesce(CAST(ctx.{c} AS text), '~')" for c in _FINGERPRINT_COLUMNS)
+    + f") AS f FROM ({_oir_context('postgresql', True)}) ctx) fp"
+)
+
+
+def _fingerprint(rows: Iterable[Any]) -> list[str] | None:
+    """The texts of :data:`_PG_CONTEXT_FINGERPRINT` for context rows already read (None for
+    none: ``array_agg`` of no rows is NULL)."""
+    texts = []
+    for r in rows:
+        parts = []
+        for i in _FINGERPRINT_ROW:
+            v = r[i]
+            if v is None:
+                parts.append("~")
+            elif isinstance(v, list):
+                parts.append("{" + ",".join(map(str, v)) + "}")
+            else:
+                parts.append(str(v))
+        texts.append("|".join(parts))
+    return sorted(texts, key=lambda t: t.encode()) or None
 
 
 def _subscribers_sql(dialect: str) -> str:
@@ -187,6 +229,40 @@ def _pg_oir_write(create: bool) -> TextClause:
     )
 
 
+def _pg_oir_write_guarded(create: bool) -> TextClause:
+    """PostgreSQL: :func:`_pg_oir_write` only if the context of the write (its fingerprint,
+    :data:`_PG_CONTEXT_FINGERPRINT`) is still ``:expected``, evaluated on the statement's own
+    snapshot (taken after the area lock). Returns a row of kind 0 if it wrote, and the
+    subscriptions to notify (kind 1); no rows if the context had changed (nothing written)."""
+    unchanged = f"(({_PG_CONTEXT_FINGERPRINT}) IS NOT DISTINCT FROM CAST(:expected AS text[]))"
+    if create:
+        row = (
+            "INSERT INTO operational_intents (id, manager, version, state, ovn, uss_base_url, "
+            "subscription_id, altitude_lower_m, altitude_upper_m, start_us, end_us, updated_us) "
+            # :id is compared with varchar columns elsewhere in the statement: one type.
+            f"SELECT CAST(:id AS varchar), {_OIR_VALUES} WHERE {unchanged}"
+        )
+    else:
+        row = f"{_OIR_UPDATE} AND {unchanged}"
+    written = "EXISTS (SELECT 1 FROM w)"
+    event = _EVENT_INSERT.format(payload="CAST(:payload AS json)").replace(
+        "VALUES (:time, :actor, :operation, :entity_type, :id, CAST(:payload AS json))",
+        "SELECT :time, :actor, :operation, :entity_type, :id, CAST(:payload AS json) "
+        f"WHERE {written}",
+    )
+    return _typed(
+        f"WITH w AS ({row} RETURNING id), "
+        "d AS (DELETE FROM operational_intent_cells WHERE entity_id = :id "
+        f"AND cell = ANY(CAST(:gone AS bigint[])) AND {written}), "
+        "i AS (INSERT INTO operational_intent_cells (cell, entity_id) "
+        f"SELECT x, :id FROM unnest(CAST(:added AS bigint[])) AS x WHERE {written}), "
+        f"e AS ({event}) "
+        "SELECT 0 AS kind, NULL AS id, NULL AS uss_base_url FROM w UNION ALL "
+        f"SELECT 1, s.id, s.uss_base_url FROM ({_subscribers_sql('postgresql')}) s "
+        f"WHERE {written}"
+    )
+
+
 class _Sql:
     """The hot-path statements of one dialect."""
 
@@ -196,6 +272,7 @@ class _Sql:
         self.subscribers = text(_subscribers_sql(dialect))
         if dialect == "postgresql":
             self.pg_write = {c: _pg_oir_write(c) for c in (False, True)}
+            self.pg_write_guarded = {c: _pg_oir_write_guarded(c) for c in (False, True)}
         self.insert = text(_OIR_INSERT)
         self.update = text(_OIR_UPDATE)
         self.del_cells = text(
@@ -232,6 +309,8 @@ class _PgDriverSql:
         self.query_oirs = driver(sql.query_oirs)
         self.context = {c: driver(q) for c, q in sql.context.items()}
         self.write = {c: driver(q) for c, q in sql.pg_write.items()}
+        self.write_guarded = {c: driver(q) for c, q in sql.pg_write_guarded.items()}
+        self.try_lock = driver(_TRY_LOCK_SQL)
 
 
 _PG_DRIVER_SQL = _PgDriverSql(_SQL["postgresql"])
@@ -263,6 +342,16 @@ def to_us(value: datetime) -> int:
 def from_us(value: int) -> datetime:
     """Inverse of :func:`to_us`."""
     return _EPOCH + timedelta(microseconds=value)
+
+
+@dataclass(frozen=True, slots=True)
+class OirContext:
+    """What :meth:`StrategicTx.oir_write_attempt` read without the area locks, as its
+    statement's parameters and the fingerprint of its rows, for
+    :meth:`StrategicTx.write_oir_guarded` to check."""
+
+    params: dict[str, Any]
+    expected: list[str] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -610,6 +699,11 @@ class StrategicTx:
             if lock is not None:
                 self.lock_area(lock)
             rows = self._conn.execute(self._sql.context[cells is not None], params).all()
+        return self._context_rows(rows, entity_id)
+
+    def _context_rows(
+        self, rows: Iterable[Any], entity_id: str
+    ) -> tuple[OirRecord | None, list[tuple[OirRecord, str | None]], str | None]:
         old: OirRecord | None = None
         found: list[tuple[OirRecord, str | None]] = []
         mine: str | None = None
@@ -622,10 +716,51 @@ class StrategicTx:
             elif kind == 1:
                 if r[1] != entity_id:
                     found.append((self._oir_row(r), r[14]))
-            else:
+            elif kind == 2:
                 mine = r[14]
         found.sort(key=lambda x: x[0].id)
         return old, found, mine
+
+    def oir_write_attempt(
+        self,
+        entity_id: str,
+        manager: str,
+        cells: Iterable[int],
+        altitude_lower_m: float,
+        altitude_upper_m: float,
+        start: datetime,
+        end: datetime,
+    ) -> tuple[OirRecord | None, list[tuple[OirRecord, str | None]], str | None, OirContext | None]:
+        """PostgreSQL, as the first call of a transaction: :meth:`oir_write_context` with the
+        conflicts of ``cells``, whose area locks are taken only if they are free (no wait).
+
+        Returns what was read and None if the locks were taken (the read ran under them: go on
+        with :meth:`write_oir`); else the read is a snapshot taken without them, and the
+        returned :class:`OirContext` lets :meth:`write_oir_guarded` write only if all of it is
+        still so once the locks are its own."""
+        if not self._pg:
+            raise NotImplementedError("a guarded write needs PostgreSQL")
+        params = self._bounds(altitude_lower_m, altitude_upper_m, start, end)
+        params |= {"id": entity_id, "me": manager, "cells": self._cells_param(cells)}
+        driver = self._driver
+        if driver.autocommit or driver.pgconn.transaction_status != _PQ_IDLE:
+            raise RuntimeError("oir_write_attempt must open the transaction")
+        # An explicit BEGIN rides with the lock and the read (see oir_write_context).
+        driver.autocommit = True
+        with driver.pipeline():
+            driver.execute(b"BEGIN")
+            locked = driver.execute(
+                _PG_DRIVER_SQL.try_lock,
+                {"keys": self._cells_param(parent_cells(cells, LOCK_LEVEL))},
+                prepare=True,
+            )
+            cursor = driver.execute(_PG_DRIVER_SQL.context[True], params, prepare=True)
+        got_locks = bool(locked.fetchone()[0])
+        rows = cursor.fetchall()
+        old, found, mine = self._context_rows(rows, entity_id)
+        if got_locks:
+            return old, found, mine, None
+        return old, found, mine, OirContext(params, _fingerprint(rows))
 
     def write_oir(
         self,
@@ -644,29 +779,11 @@ class StrategicTx:
         One statement on PostgreSQL; ``old`` must carry its cells. With ``commit`` the
         transaction is committed right behind it, in the same round trip on PostgreSQL (so the
         area lock is released one round trip sooner): the last call of the transaction."""
+        params = self._write_params(record, old, event, notify)
         old_cells = old.cells if old is not None else frozenset()
-        time, actor, operation, payload = event
-        n_cells, n_start, n_end, now = notify
-        params: dict[str, Any] = {
-            "id": record.id,
-            **_oir_columns(record),
-            "gone": self._cells_param(old_cells - record.cells),
-            "added": self._cells_param(record.cells - old_cells),
-            "time": time,
-            "actor": actor,
-            "operation": operation,
-            "entity_type": "operational_intent_reference",
-            "payload": payload,
-            "notify": self._cells_param(n_cells),
-            "n_start": to_us(n_start),
-            "n_end": to_us(n_end),
-            "now": to_us(now),
-            "true": True,
-        }
         sql = self._sql
         rows: Sequence[Any]
         if self._pg:
-            params["payload"] = orjson.dumps(payload).decode()
             driver = self._driver
             if commit:
                 with driver.pipeline():
@@ -690,6 +807,71 @@ class StrategicTx:
             self._conn.execute(sql.event, params)
             rows = self._conn.execute(sql.subscribers, params).all()
         return [(r[0], r[1]) for r in rows]
+
+    def write_oir_guarded(
+        self,
+        record: OirRecord,
+        old: OirRecord | None,
+        event: tuple[datetime, str, str, dict[str, Any]],
+        notify: tuple[frozenset[int], datetime, datetime, datetime],
+        context: OirContext,
+    ) -> list[tuple[str, str]] | None:
+        """PostgreSQL, after :meth:`oir_write_attempt` found the area busy: end that
+        transaction, then in a new one take the area locks of ``record`` and ``old`` (waiting,
+        in order), write as :meth:`write_oir` only if the write's context is still what the
+        attempt read (``context``), and commit; one round trip, so the locks are held for the
+        database's own work only. Returns the subscriptions to notify, or None if the context
+        had changed (nothing was written: decide again, under the lock)."""
+        driver = self._driver
+        if not self._pg or not driver.autocommit:
+            raise RuntimeError("write_oir_guarded follows oir_write_attempt")
+        params = self._write_params(record, old, event, notify)
+        params |= context.params
+        params["expected"] = context.expected
+        parents = parent_cells(record.cells | (old.cells if old else frozenset()), LOCK_LEVEL)
+        with driver.pipeline():
+            # End the attempt's transaction (it only read), releasing any lock it got. COMMIT,
+            # not ROLLBACK: psycopg forgets its prepared statements on a ROLLBACK, while the
+            # statements behind it in this pipeline are already on their way.
+            driver.execute(b"COMMIT")
+            driver.execute(b"BEGIN")
+            driver.execute(_PG_DRIVER_SQL.lock, {"keys": self._cells_param(parents)}, prepare=True)
+            cursor = driver.execute(_PG_DRIVER_SQL.write_guarded[old is None], params, prepare=True)
+            driver.execute(b"COMMIT")
+        rows = cursor.fetchall()
+        if not any(r[0] == 0 for r in rows):
+            return None
+        return sorted((r[1], r[2]) for r in rows if r[0] == 1)
+
+    def _write_params(
+        self,
+        record: OirRecord,
+        old: OirRecord | None,
+        event: tuple[datetime, str, str, dict[str, Any]],
+        notify: tuple[frozenset[int], datetime, datetime, datetime],
+    ) -> dict[str, Any]:
+        old_cells = old.cells if old is not None else frozenset()
+        time, actor, operation, payload = event
+        n_cells, n_start, n_end, now = notify
+        params: dict[str, Any] = {
+            "id": record.id,
+            **_oir_columns(record),
+            "gone": self._cells_param(old_cells - record.cells),
+            "added": self._cells_param(record.cells - old_cells),
+            "time": time,
+            "actor": actor,
+            "operation": operation,
+            "entity_type": "operational_intent_reference",
+            "payload": payload,
+            "notify": self._cells_param(n_cells),
+            "n_start": to_us(n_start),
+            "n_end": to_us(n_end),
+            "now": to_us(now),
+            "true": True,
+        }
+        if self._pg:
+            params["payload"] = orjson.dumps(payload).decode()
+        return params
 
     def oirs_of_subscription(self, subscription_id: str) -> list[OirRecord]:
         """The intents attached to a subscription, with their cells."""
