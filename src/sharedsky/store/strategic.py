@@ -10,6 +10,8 @@ on the level-:data:`sharedsky.geo.LOCK_LEVEL` parents of a covering, in ascendin
 writers never wait on each other in a cycle). Two entities that share a level-13 cell share its
 parent, so writers whose areas meet serialise and the others run in parallel. On SQLite the
 write transaction already holds the database write lock and the call does nothing.
+:meth:`StrategicTx.oir_write_attempt` tries the same locks without waiting (never a cycle
+either); :meth:`StrategicTx.write_oir_guarded` takes them in ascending order.
 """
 
 from __future__ import annotations
