@@ -19,7 +19,12 @@ order of their event ids, which is what lets the event log be replayed to check 
 Writers in unrelated areas take disjoint locks and run in parallel. Locks are taken in ascending
 order, in one statement, before any row lock, so they cannot deadlock among themselves; the rare
 deadlocks between row locks (two intents swapping subscriptions) and an entity that moved while
-its area was being locked are retried here (:data:`MAX_WRITE_ATTEMPTS`).
+its area was being locked are retried here (:data:`MAX_WRITE_ATTEMPTS`). One variation keeps a
+busy area's locks short (PostgreSQL, an Accepted intent without subscriptions): when its locks
+are taken, (2) has already happened on a snapshot read without them, and (3) writes only if
+every row that read saw is still the same (a fingerprint compared under the locks); otherwise it
+writes nothing and the write runs again as above. Either way, the write is checked against the
+state under the locks.
 
 **A USS marked Down** (USS availability) keeps its Accepted intents out of others' keys, and
 may not make an intent Accepted or Activated, nor delete one, until it is available again
