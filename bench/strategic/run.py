@@ -14,10 +14,23 @@ and retry. Clients run concurrently on loopback against ``sharedsky serve`` proc
   other client's current OVN and races produce 409s that the client resolves (the F3548 loop's
   own limit: see bench/README.md).
 
-Printed per backend (SQLite, PostgreSQL), scenario and client count: successful writes per
-second, p50/p99 latency of the whole loop (query to acknowledged write), mean attempts per write,
-loops that gave up, and how the machine's cores were shared during the run (CPU % of one core
-used by the load generator, the server processes, PostgreSQL, and everything else).
+Two kinds of rows:
+
+* **saturating** (offered ``max``): every client starts its next write as soon as the last one
+  is acknowledged. This finds the most writes per second; the latency is then mostly queueing,
+  the mean being the number of clients over the throughput (Little's law).
+* **paced** (``--paced``, by default the targets: ``separate`` at 500 writes/s, ``same-cells``
+  at 200): the clients together offer that rate, each client's writes arriving as a Poisson
+  process. A write that arrives while its client's previous one is under way waits for it, and
+  its latency counts from its arrival, so a server that falls behind shows it in full. This is
+  the latency a USS sees at that load (the left side of the throughput curve, where the
+  reference DSS's load-test guidance says figures are to be quoted).
+
+Printed per backend (SQLite, PostgreSQL), scenario, client count and offered rate: successful
+writes per second, p50/p99 latency of the whole loop (arrival or query to acknowledged write),
+mean attempts per write, loops that gave up, and how the machine's cores were shared during the
+run (CPU % of one core used by the load generator, the server processes, PostgreSQL, and
+everything else).
 
 The load generator is lean on purpose, because it shares the cores with the servers and the
 database: one asyncio process, one HTTP/1.1 keep-alive connection per client written and read by
@@ -31,6 +44,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -111,6 +125,7 @@ async def _client(
     measure_from: float,
     stop_at: float,
     result: Result,
+    mean_interval_s: float | None = None,
 ) -> None:
     shared = scenario in ("same-cells", "same-volume")
     lat = 46.5 if shared else 40.0 + 0.2 * index
@@ -123,12 +138,26 @@ async def _client(
     ]
     base_url = f"https://uss{index}.example.com"
     http = Http("127.0.0.1", ports[index % len(ports)], token)
+    # Paced rows: this client's writes arrive as a Poisson process (the clients together offer
+    # the row's rate). A write that arrives while the client's previous one is still under way
+    # waits for it, and its latency counts from its arrival, not from when it could start.
+    arrivals = random.Random(index)
+    due = time.monotonic()
     try:
         n = 0
         while time.monotonic() < stop_at:
             n += 1
             extent = extents[n % 7]
-            started = time.monotonic()
+            if mean_interval_s is None:
+                started = time.monotonic()
+            else:
+                due += arrivals.expovariate(1.0 / mean_interval_s)
+                if due >= stop_at:
+                    break
+                wait = due - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                started = due
             status, answer = await http.request(
                 "POST",
                 "/dss/v1/operational_intent_references/query",
@@ -182,15 +211,19 @@ async def _run(
     lng: float,
     warmup_s: float,
     duration_s: float,
+    rate: float | None = None,
 ) -> Result:
     result = Result()
     directory: dict[str, str] = {}
     t0 = datetime.now(UTC) + timedelta(minutes=2)
     measure_from = time.monotonic() + warmup_s
     stop_at = measure_from + duration_s
+    interval = None if rate is None else len(tokens) / rate
     await asyncio.gather(
         *(
-            _client(i, lng, ports, tok, scenario, directory, t0, measure_from, stop_at, result)
+            _client(
+                i, lng, ports, tok, scenario, directory, t0, measure_from, stop_at, result, interval
+            )
             for i, tok in enumerate(tokens)
         )
     )
@@ -287,7 +320,8 @@ def _postmaster_pid(data_dir: Path) -> int | None:
 
 SCENARIOS = ("separate", "same-cells", "same-volume")
 HEADER = (
-    f"{'backend':<11}{'scenario':<13}{'clients':>8}{'writes/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
+    f"{'backend':<11}{'scenario':<13}{'clients':>8}{'offered':>8}{'writes/s':>10}{'p50 ms':>9}"
+    f"{'p99 ms':>9}"
     f"{'attempts':>9}{'gave up':>8}   cpu % of one core: client/servers/db/other"
 )
 
@@ -300,6 +334,12 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=15.0, help="measured seconds per row")
     parser.add_argument(
         "--warmup", type=float, default=2.0, help="seconds of load before measuring, per row"
+    )
+    parser.add_argument(
+        "--paced",
+        default="separate:500,same-cells:200",
+        help="paced rows after the saturating ones, scenario:writes/s offered by all clients "
+        "together as Poisson arrivals ('' for none)",
     )
     parser.add_argument("--processes", type=int, default=2, help="server processes per backend")
     parser.add_argument(
@@ -315,6 +355,16 @@ def main() -> int:
     unknown = set(args.scenarios.split(",")) - set(SCENARIOS)
     if unknown:
         parser.error(f"--scenarios: unknown {sorted(unknown)}; choose from {', '.join(SCENARIOS)}")
+    clients = [int(x) for x in args.clients.split(",")]
+    rows: list[tuple[str, int, float | None]] = [
+        (scenario, n, None) for scenario in args.scenarios.split(",") for n in clients
+    ]
+    for item in filter(None, args.paced.split(",")):
+        scenario, _, rate = item.partition(":")
+        if scenario not in SCENARIOS or not rate.replace(".", "", 1).isdigit() or not float(rate):
+            parser.error(f"--paced: {item!r} is not scenario:writes/s (a positive number)")
+        if scenario in args.scenarios.split(","):
+            rows += [(scenario, n, float(rate)) for n in clients]
 
     certs = SHARED / "spec" / "test-certs"
     if not certs.is_dir():
@@ -363,48 +413,49 @@ def main() -> int:
         for s in servers:
             s.start()
         try:
-            for scenario in args.scenarios.split(","):
-                for n in (int(x) for x in args.clients.split(",")):
-                    tokens = [
-                        mint_token(
-                            private_key,
-                            sub=f"bench-{scenario}-{n}-{i}",
-                            scopes=["utm.strategic_coordination"],
-                        )
-                        for i in range(n)
-                    ]
-                    row_index += 1
-                    share = CpuShare(postmaster)
-                    loop = asyncio.new_event_loop()
-                    try:
-                        share.start()
-                        res = loop.run_until_complete(
-                            _run(
-                                [s.port for s in servers],
-                                tokens,
-                                scenario,
-                                # Every row in its own place: earlier rows' intents (whose OVNs
-                                # this row's clients never saw) are not in the way.
-                                7.5 + 0.5 * row_index,
-                                args.warmup,
-                                args.duration,
-                            )
-                        )
-                        cpu = share.stop()
-                    finally:
-                        loop.close()
-                    if res.errors:
-                        print(f"  errors: {res.errors[:3]}", file=sys.stderr)
-                    lat_ms = [x * 1000 for x in res.latencies]
-                    print(
-                        f"{label:<11}{scenario:<13}{n:>8}{len(lat_ms) / args.duration:>10.0f}"
-                        f"{_pct(lat_ms, 50):>9.1f}{_pct(lat_ms, 99):>9.1f}"
-                        f"{statistics.fmean(res.attempts) if res.attempts else 0:>9.2f}"
-                        f"{res.gave_up:>8}   "
-                        f"{cpu['client']:.0f}/{cpu['servers']:.0f}/{cpu['db']:.0f}/"
-                        f"{cpu['other']:.0f}",
-                        flush=True,
+            for scenario, n, rate in rows:
+                tokens = [
+                    mint_token(
+                        private_key,
+                        sub=f"bench-{scenario}-{n}-{i}",
+                        scopes=["utm.strategic_coordination"],
                     )
+                    for i in range(n)
+                ]
+                row_index += 1
+                share = CpuShare(postmaster)
+                loop = asyncio.new_event_loop()
+                try:
+                    share.start()
+                    res = loop.run_until_complete(
+                        _run(
+                            [s.port for s in servers],
+                            tokens,
+                            scenario,
+                            # Every row in its own place: earlier rows' intents (whose OVNs
+                            # this row's clients never saw) are not in the way.
+                            7.5 + 0.5 * row_index,
+                            args.warmup,
+                            args.duration,
+                            rate,
+                        )
+                    )
+                    cpu = share.stop()
+                finally:
+                    loop.close()
+                if res.errors:
+                    print(f"  errors: {res.errors[:3]}", file=sys.stderr)
+                lat_ms = [x * 1000 for x in res.latencies]
+                print(
+                    f"{label:<11}{scenario:<13}{n:>8}{'max' if rate is None else f'{rate:g}':>8}"
+                    f"{len(lat_ms) / args.duration:>10.0f}"
+                    f"{_pct(lat_ms, 50):>9.1f}{_pct(lat_ms, 99):>9.1f}"
+                    f"{statistics.fmean(res.attempts) if res.attempts else 0:>9.2f}"
+                    f"{res.gave_up:>8}   "
+                    f"{cpu['client']:.0f}/{cpu['servers']:.0f}/{cpu['db']:.0f}/"
+                    f"{cpu['other']:.0f}",
+                    flush=True,
+                )
         finally:
             for s in servers:
                 s.stop()
