@@ -21,7 +21,8 @@ from psycopg import sql as pg_sql
 from sqlalchemy.engine import make_url
 
 from sharedsky.store import open_store
-from sharedsky.store.strategic import _PG_DRIVER_SQL
+from sharedsky.store.pg_batch import Statement
+from sharedsky.store.strategic import _PG_BATCH, _PG_DRIVER_SQL
 
 pytestmark = pytest.mark.postgres
 
@@ -90,9 +91,12 @@ def busy(pg_url: str) -> Iterator[psycopg.Connection[Any]]:
         conn.close()
 
 
-def _explain(conn: psycopg.Connection[Any], sql: str, params: dict[str, Any]) -> dict[str, Any]:
-    """EXPLAIN ANALYZE of ``sql`` (psycopg ``%(name)s`` parameters) as a server-side prepared
-    statement, i.e. with the plan the hot path gets once psycopg prepares it; rolled back."""
+def _explain(
+    conn: psycopg.Connection[Any], sql: str | Statement, params: dict[str, Any]
+) -> dict[str, Any]:
+    """EXPLAIN ANALYZE of ``sql`` (psycopg ``%(name)s`` parameters, or a statement of
+    :mod:`sharedsky.store.pg_batch`) as a server-side prepared statement, i.e. with the plan the
+    hot path gets once it is prepared; rolled back."""
     names: list[str] = []
 
     def number(match: re.Match[str]) -> str:
@@ -100,7 +104,10 @@ def _explain(conn: psycopg.Connection[Any], sql: str, params: dict[str, Any]) ->
             names.append(match.group(1))
         return f"${names.index(match.group(1)) + 1}"
 
-    numbered = re.sub(r"%\((\w+)\)s", number, sql)
+    if isinstance(sql, Statement):
+        numbered, names = sql.sql.decode(), list(sql.params)
+    else:
+        numbered = re.sub(r"%\((\w+)\)s", number, sql)
     args = pg_sql.SQL(", ").join(pg_sql.Literal(params[n]) for n in names)
     explain = pg_sql.SQL("EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE hot({})").format(args)
     with conn.transaction(force_rollback=True):
@@ -136,7 +143,7 @@ def test_an_intent_write_context_reads_each_cell_row_at_most_once(
 ) -> None:
     cells = [16 * 7 + k for k in range(CELLS_EACH)]
     params = _area(cells) | {"id": "i7", "me": "uss1"}
-    plan = _explain(busy, _PG_DRIVER_SQL.context[True], params)
+    plan = _explain(busy, _PG_BATCH.context[True], params)
     # two parts read the cells: the intent's own and the area's
     assert _rows_read(plan, "operational_intent_cells") <= 2 * N_INTENTS * CELLS_EACH
 

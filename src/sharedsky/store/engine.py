@@ -50,7 +50,10 @@ threads, e.g. the live service). A connection beyond ``POOL_SIZE`` costs a new d
 (a process on PostgreSQL) per transaction, so the pool must cover the threads that use it. Four
 processes stay under PostgreSQL's default ``max_connections`` of 100."""
 _MIGRATION_LOCK_KEY = 0x5348_5353_4B59  # "SHSSKY": serialises migrations across processes
-_RETRYABLE_PG_CODES = frozenset({"40001", "40P01", "23505", "23503"})
+_RETRYABLE_PG_CODES = frozenset({"40001", "40P01", "23505", "23503", "26000"})
+"""Serialisation failure, deadlock, unique and foreign key clashes with a concurrent writer, and
+a hot-path statement that psycopg's rollback deallocated (:mod:`sharedsky.store.pg_batch`
+prepares it again on the retry)."""
 PG_LOCK_TIMEOUT_MS = 10_000
 """A PostgreSQL writer waiting longer than this for an area or row lock fails (503)."""
 _WRITE_OPTION = "sharedsky_write"

@@ -38,6 +38,7 @@ from sqlalchemy.dialects.postgresql.psycopg import dialect as _PsycopgDialect
 from sqlalchemy.sql.elements import TextClause
 
 from sharedsky.geo import LOCK_LEVEL, parent_cells
+from sharedsky.store import pg_batch
 from sharedsky.store import tables as t
 
 __all__ = [
@@ -299,23 +300,40 @@ class _PgDriverSql:
 
     The busiest statements go straight to the psycopg connection underneath the SQLAlchemy
     transaction: SQLAlchemy's per-execution work (result metadata from the cursor description,
-    bind processing, the execution context) cost more CPU than psycopg itself, and psycopg's
-    pipeline mode lets a lock and the read behind it travel in one round trip. Same connection,
-    same transaction; the statements are the ones above, compiled once."""
+    bind processing, the execution context) cost more CPU than psycopg itself. Same connection,
+    same transaction; the statements are the ones above, compiled once. Round trips of several
+    statements (a lock and the read behind it, a write and its COMMIT) go through
+    :mod:`sharedsky.store.pg_batch` instead (:class:`_PgBatchSql`)."""
 
     def __init__(self, sql: _Sql) -> None:
         def driver(clause: TextClause) -> str:
             return str(clause.compile(dialect=_PG_DIALECT))
 
-        self.lock = driver(_LOCK_SQL)
         self.query_oirs = driver(sql.query_oirs)
-        self.context = {c: driver(q) for c, q in sql.context.items()}
         self.write = {c: driver(q) for c, q in sql.pg_write.items()}
-        self.write_guarded = {c: driver(q) for c, q in sql.pg_write_guarded.items()}
-        self.try_lock = driver(_TRY_LOCK_SQL)
 
 
 _PG_DRIVER_SQL = _PgDriverSql(_SQL["postgresql"])
+
+
+class _PgBatchSql:
+    """The statements of the hot path's round trips that carry several at once, for
+    :func:`sharedsky.store.pg_batch.run` (one write per round trip)."""
+
+    def __init__(self, sql: _Sql) -> None:
+        self.lock = pg_batch.Statement("lock", _LOCK_SQL)
+        self.try_lock = pg_batch.Statement("try_lock", _TRY_LOCK_SQL)
+        self.context = {
+            c: pg_batch.Statement(f"context_{int(c)}", q) for c, q in sql.context.items()
+        }
+        self.write = {c: pg_batch.Statement(f"write_{int(c)}", q) for c, q in sql.pg_write.items()}
+        self.write_guarded = {
+            c: pg_batch.Statement(f"write_guarded_{int(c)}", q)
+            for c, q in sql.pg_write_guarded.items()
+        }
+
+
+_PG_BATCH = _PgBatchSql(_SQL["postgresql"])
 
 
 def _oir_columns(record: OirRecord) -> dict[str, Any]:
@@ -686,17 +704,11 @@ class StrategicTx:
             begin = not driver.autocommit and driver.pgconn.transaction_status == _PQ_IDLE
             if begin:
                 driver.autocommit = True
-            with driver.pipeline():
-                if begin:
-                    driver.execute(b"BEGIN")
-                if parents:
-                    driver.execute(
-                        _PG_DRIVER_SQL.lock, {"keys": self._cells_param(parents)}, prepare=True
-                    )
-                cursor = driver.execute(
-                    _PG_DRIVER_SQL.context[cells is not None], params, prepare=True
-                )
-            rows = cursor.fetchall()
+            steps: list[pg_batch.Step] = [pg_batch.BEGIN] if begin else []
+            if parents:
+                steps.append((_PG_BATCH.lock, {"keys": self._cells_param(parents)}))
+            steps.append((_PG_BATCH.context[cells is not None], params))
+            rows = pg_batch.run(driver, steps)[-1]
         else:
             if lock is not None:
                 self.lock_area(lock)
@@ -749,16 +761,15 @@ class StrategicTx:
             raise RuntimeError("oir_write_attempt must open the transaction")
         # An explicit BEGIN rides with the lock and the read (see oir_write_context).
         driver.autocommit = True
-        with driver.pipeline():
-            driver.execute(b"BEGIN")
-            locked = driver.execute(
-                _PG_DRIVER_SQL.try_lock,
-                {"keys": self._cells_param(parent_cells(cells, LOCK_LEVEL))},
-                prepare=True,
-            )
-            cursor = driver.execute(_PG_DRIVER_SQL.context[True], params, prepare=True)
-        got_locks = bool(locked.fetchone()[0])
-        rows = cursor.fetchall()
+        _, locked, rows = pg_batch.run(
+            driver,
+            [
+                pg_batch.BEGIN,
+                (_PG_BATCH.try_lock, {"keys": self._cells_param(parent_cells(cells, LOCK_LEVEL))}),
+                (_PG_BATCH.context[True], params),
+            ],
+        )
+        got_locks = bool(locked[0][0])
         old, found, mine = self._context_rows(rows, entity_id)
         if got_locks:
             return old, found, mine, None
@@ -787,19 +798,18 @@ class StrategicTx:
         rows: Sequence[Any]
         if self._pg:
             driver = self._driver
-            if commit:
-                with driver.pipeline():
-                    cursor = driver.execute(_PG_DRIVER_SQL.write[old is None], params, prepare=True)
-                    if driver.autocommit:
-                        # The transaction began with an explicit BEGIN (oir_write_context): an
-                        # explicit COMMIT rides in the pipeline's one Sync, where commit() would
-                        # add a Sync (a round trip) of its own.
-                        driver.execute(b"COMMIT")
-                    else:
-                        driver.commit()
+            if commit and driver.autocommit:
+                # The transaction began with an explicit BEGIN (oir_write_context): an explicit
+                # COMMIT travels with the write, where commit() would take a round trip of its
+                # own.
+                rows = pg_batch.run(
+                    driver, [(_PG_BATCH.write[old is None], params), pg_batch.COMMIT]
+                )[0]
             else:
                 cursor = driver.execute(_PG_DRIVER_SQL.write[old is None], params, prepare=True)
-            rows = cursor.fetchall()
+                rows = cursor.fetchall()
+                if commit:
+                    driver.commit()
         else:
             self._conn.execute(sql.insert if old is None else sql.update, params)
             if old_cells - record.cells:
@@ -831,16 +841,17 @@ class StrategicTx:
         params |= context.params
         params["expected"] = context.expected
         parents = parent_cells(record.cells | (old.cells if old else frozenset()), LOCK_LEVEL)
-        with driver.pipeline():
-            # End the attempt's transaction (it only read), releasing any lock it got. COMMIT,
-            # not ROLLBACK: psycopg forgets its prepared statements on a ROLLBACK, while the
-            # statements behind it in this pipeline are already on their way.
-            driver.execute(b"COMMIT")
-            driver.execute(b"BEGIN")
-            driver.execute(_PG_DRIVER_SQL.lock, {"keys": self._cells_param(parents)}, prepare=True)
-            cursor = driver.execute(_PG_DRIVER_SQL.write_guarded[old is None], params, prepare=True)
-            driver.execute(b"COMMIT")
-        rows = cursor.fetchall()
+        # The attempt's transaction (it only read) ends with COMMIT, releasing any lock it got.
+        rows = pg_batch.run(
+            driver,
+            [
+                pg_batch.COMMIT,
+                pg_batch.BEGIN,
+                (_PG_BATCH.lock, {"keys": self._cells_param(parents)}),
+                (_PG_BATCH.write_guarded[old is None], params),
+                pg_batch.COMMIT,
+            ],
+        )[3]
         if not any(r[0] == 0 for r in rows):
             return None
         return sorted((r[1], r[2]) for r in rows if r[0] == 1)
