@@ -134,7 +134,7 @@ def test_an_area_query_reads_each_cell_row_at_most_once(
     busy: psycopg.Connection[Any],
 ) -> None:
     cells = [16 * 7 + k for k in range(CELLS_EACH)]  # the cells of intent i7
-    plan = _explain(busy, _PG_DRIVER_SQL.query_oirs, _area(cells))
+    plan = _explain(busy, _PG_BATCH.query_oirs, _area(cells))
     assert _rows_read(plan, "operational_intent_cells") <= N_INTENTS * CELLS_EACH
 
 

@@ -296,20 +296,15 @@ _PQ_IDLE = TransactionStatus.IDLE
 
 
 class _PgDriverSql:
-    """The PostgreSQL hot-path statements as psycopg query strings (``%(name)s`` parameters).
-
-    The busiest statements go straight to the psycopg connection underneath the SQLAlchemy
-    transaction: SQLAlchemy's per-execution work (result metadata from the cursor description,
-    bind processing, the execution context) cost more CPU than psycopg itself. Same connection,
-    same transaction; the statements are the ones above, compiled once. Round trips of several
-    statements (a lock and the read behind it, a write and its COMMIT) go through
-    :mod:`sharedsky.store.pg_batch` instead (:class:`_PgBatchSql`)."""
+    """The intent write as a psycopg query string (``%(name)s`` parameters), for a write whose
+    transaction psycopg began (not the planning loop's): it goes straight to the psycopg
+    connection underneath the SQLAlchemy transaction, whose per-execution work (result metadata,
+    bind processing, the execution context) costs more CPU than psycopg itself."""
 
     def __init__(self, sql: _Sql) -> None:
         def driver(clause: TextClause) -> str:
             return str(clause.compile(dialect=_PG_DIALECT))
 
-        self.query_oirs = driver(sql.query_oirs)
         self.write = {c: driver(q) for c, q in sql.pg_write.items()}
 
 
@@ -317,10 +312,13 @@ _PG_DRIVER_SQL = _PgDriverSql(_SQL["postgresql"])
 
 
 class _PgBatchSql:
-    """The statements of the hot path's round trips that carry several at once, for
-    :func:`sharedsky.store.pg_batch.run` (one write per round trip)."""
+    """The hot path's statements for :func:`sharedsky.store.pg_batch.run`: the area query,
+    and the round trips that carry several statements at once (a lock and the read behind it,
+    a write and its COMMIT), each sent in one write, on the psycopg connection underneath the
+    SQLAlchemy transaction (same connection, same transaction)."""
 
     def __init__(self, sql: _Sql) -> None:
+        self.query_oirs = pg_batch.Statement("query_oirs", sql.query_oirs)
         self.lock = pg_batch.Statement("lock", _LOCK_SQL)
         self.try_lock = pg_batch.Statement("try_lock", _TRY_LOCK_SQL)
         self.context = {
@@ -641,7 +639,7 @@ class StrategicTx:
         params["cells"] = self._cells_param(cells)
         rows: list[Any]
         if self._pg:
-            rows = self._driver.execute(_PG_DRIVER_SQL.query_oirs, params, prepare=True).fetchall()
+            rows = pg_batch.run(self._driver, [(_PG_BATCH.query_oirs, params)])[0]
         else:
             rows = list(self._conn.execute(self._sql.query_oirs, params).all())
         rows.sort(key=lambda r: r[1])
