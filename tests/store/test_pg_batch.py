@@ -4,7 +4,6 @@ rollback deallocated prepared again."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +11,6 @@ import psycopg
 import pytest
 from psycopg import errors as pg_errors
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from sharedsky.store import pg_batch
 
@@ -37,17 +35,8 @@ FAILS = text("SELECT 1 / CAST(:zero AS integer)")
 
 
 @pytest.fixture
-def conn(pg_url: str) -> Iterator[psycopg.Connection[Any]]:
-    url = make_url(pg_url)
-    with psycopg.connect(
-        dbname=url.database,
-        user=url.username,
-        password=url.password or "",
-        host=url.host or url.query.get("host"),
-        port=url.port,
-        autocommit=True,
-    ) as connection:
-        yield connection
+def conn(pg_connection: psycopg.Connection[Any]) -> psycopg.Connection[Any]:
+    return pg_connection
 
 
 def test_rows_are_those_of_a_psycopg_cursor(conn: psycopg.Connection[Any]) -> None:
@@ -95,3 +84,10 @@ def test_a_statement_deallocated_by_a_rollback_is_prepared_again(
         pg_batch.run(conn, [(statement, PARAMS)])
     assert caught.value.sqlstate == "26000"  # retried by the store (TransientStorageError)
     assert pg_batch.run(conn, [(statement, PARAMS)])[0][0][0] == PARAMS["i"]
+
+
+def test_a_step_that_cannot_be_sent_closes_the_connection(conn: psycopg.Connection[Any]) -> None:
+    statement = pg_batch.Statement("test_values", VALUES)
+    with pytest.raises(KeyError):
+        pg_batch.run(conn, [pg_batch.BEGIN, (statement, {"i": 1})])  # the other values missing
+    assert conn.closed

@@ -11,14 +11,12 @@ count the rows each statement reads from the cell tables.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 import pytest
 from psycopg import sql as pg_sql
-from sqlalchemy.engine import make_url
 
 from sharedsky.store import open_store
 from sharedsky.store.pg_batch import Statement
@@ -44,19 +42,11 @@ def _rows_read(plan: dict[str, Any], table: str) -> int:
 
 
 @pytest.fixture
-def busy(pg_url: str) -> Iterator[psycopg.Connection[Any]]:
+def busy(pg_url: str, pg_connection: psycopg.Connection[Any]) -> psycopg.Connection[Any]:
     """N_INTENTS intents, each in its own cells, all overlapping in altitude and time; one
     subscription per intent; statistics up to date; generic plans forced."""
     open_store(pg_url).close()  # migrations
-    url = make_url(pg_url)
-    conn = psycopg.connect(
-        dbname=url.database,
-        user=url.username,
-        password=url.password or "",
-        host=url.host or url.query.get("host"),
-        port=url.port,
-        autocommit=True,
-    )
+    conn = pg_connection
     conn.execute(
         "INSERT INTO subscriptions (id, manager, version, uss_base_url, "
         "notify_for_operational_intents, notify_for_constraints, implicit, "
@@ -85,10 +75,7 @@ def busy(pg_url: str) -> Iterator[psycopg.Connection[Any]]:
     )
     conn.execute("ANALYZE")
     conn.execute("SET plan_cache_mode = force_generic_plan")
-    try:
-        yield conn
-    finally:
-        conn.close()
+    return conn
 
 
 def _explain(

@@ -69,7 +69,9 @@ def run(conn: psycopg.Connection[Any], steps: Sequence[Step]) -> list[list[tuple
 
     If a step fails, the server skips the rest: every answer up to the sync is read, then the
     first error is raised as psycopg's exception for its SQLSTATE (a transaction that the steps
-    or the caller opened is then in the aborted state, for the caller to roll back)."""
+    or the caller opened is then in the aborted state, for the caller to roll back). Anything
+    else that goes wrong on the way (a parameter missing, the connection lost) closes the
+    connection."""
     pgconn = conn.pgconn
     prepared = _PREPARED.setdefault(conn, set())
     transformer = Transformer.from_context(conn)
@@ -93,9 +95,12 @@ def run(conn: psycopg.Connection[Any], steps: Sequence[Step]) -> list[list[tuple
         pgconn.pipeline_sync()
         _flush(pgconn)
         results = _read_until_sync(pgconn)
-    finally:
-        if pgconn.status == pq.ConnStatus.OK and pgconn.pipeline_status != pq.PipelineStatus.OFF:
-            pgconn.exit_pipeline_mode()
+        pgconn.exit_pipeline_mode()
+    except BaseException:
+        # Half a pipeline cannot be taken back (statements queued or on their way, answers
+        # unread): the connection is closed, and the pool replaces it.
+        conn.close()
+        raise
     if len(results) != len(answers):
         raise pg_errors.InternalError(
             f"{len(results)} answers in the pipeline for {len(answers)} statements"
