@@ -20,7 +20,7 @@ from psycopg import sql as pg_sql
 
 from sharedsky.store import open_store
 from sharedsky.store.pg_batch import Statement
-from sharedsky.store.strategic import _PG_BATCH, _PG_DRIVER_SQL
+from sharedsky.store.strategic import _PG_BATCH
 
 pytestmark = pytest.mark.postgres
 
@@ -139,7 +139,7 @@ def test_the_subscribers_of_a_write_are_found_from_the_cells(
     busy: psycopg.Connection[Any],
 ) -> None:
     cells = [16 * 7 + k for k in range(CELLS_EACH)]
-    sql = _PG_DRIVER_SQL.write[False]
+    sql = _PG_BATCH.write[False]
     params: dict[str, Any] = {
         "id": "i7",
         "manager": "uss1",

@@ -34,7 +34,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql.psycopg import dialect as _PsycopgDialect
 from sqlalchemy.sql.elements import TextClause
 
 from sharedsky.geo import LOCK_LEVEL, parent_cells
@@ -291,31 +290,15 @@ class _Sql:
 
 _SQL = {d: _Sql(d) for d in ("postgresql", "sqlite")}
 
-_PG_DIALECT = _PsycopgDialect()
 _PQ_IDLE = TransactionStatus.IDLE
 
 
-class _PgDriverSql:
-    """The intent write as a psycopg query string (``%(name)s`` parameters), for a write whose
-    transaction psycopg began (not the planning loop's): it goes straight to the psycopg
-    connection underneath the SQLAlchemy transaction, whose per-execution work (result metadata,
-    bind processing, the execution context) costs more CPU than psycopg itself."""
-
-    def __init__(self, sql: _Sql) -> None:
-        def driver(clause: TextClause) -> str:
-            return str(clause.compile(dialect=_PG_DIALECT))
-
-        self.write = {c: driver(q) for c, q in sql.pg_write.items()}
-
-
-_PG_DRIVER_SQL = _PgDriverSql(_SQL["postgresql"])
-
-
 class _PgBatchSql:
-    """The hot path's statements for :func:`sharedsky.store.pg_batch.run`: the area query,
-    and the round trips that carry several statements at once (a lock and the read behind it,
-    a write and its COMMIT), each sent in one write, on the psycopg connection underneath the
-    SQLAlchemy transaction (same connection, same transaction)."""
+    """The hot path's statements for :func:`sharedsky.store.pg_batch.run`: the area query, the
+    locks, the write context and the intent writes. Each round trip (a lock and the read behind
+    it, a write and its COMMIT) is sent in one write on the psycopg connection underneath the
+    SQLAlchemy transaction (same connection, same transaction): SQLAlchemy's per-execution work
+    (result metadata, bind processing, the execution context) costs more CPU than the rest."""
 
     def __init__(self, sql: _Sql) -> None:
         self.query_oirs = pg_batch.Statement("query_oirs", sql.query_oirs)
@@ -461,7 +444,7 @@ class StrategicTx:
         self._conn = conn
         self._pg = conn.dialect.name == "postgresql"
         self._sql = _SQL["postgresql" if self._pg else "sqlite"]
-        # psycopg connection under the SQLAlchemy one (PostgreSQL): see _PgDriverSql.
+        # psycopg connection under the SQLAlchemy one (PostgreSQL): see _PgBatchSql.
         self._driver: Any = conn.connection.driver_connection if self._pg else None
 
     def _cells_param(self, cells: Iterable[int]) -> str:
@@ -796,18 +779,16 @@ class StrategicTx:
         rows: Sequence[Any]
         if self._pg:
             driver = self._driver
-            if commit and driver.autocommit:
-                # The transaction began with an explicit BEGIN (oir_write_context): an explicit
-                # COMMIT travels with the write, where commit() would take a round trip of its
-                # own.
-                rows = pg_batch.run(
-                    driver, [(_PG_BATCH.write[old is None], params), pg_batch.COMMIT]
-                )[0]
-            else:
-                cursor = driver.execute(_PG_DRIVER_SQL.write[old is None], params, prepare=True)
-                rows = cursor.fetchall()
-                if commit:
-                    driver.commit()
+            # A transaction that began with an explicit BEGIN (oir_write_context) ends with an
+            # explicit COMMIT that travels with the write, where commit() would take a round
+            # trip of its own; one that psycopg began is committed by psycopg.
+            explicit_commit = commit and driver.autocommit
+            steps: list[pg_batch.Step] = [(_PG_BATCH.write[old is None], params)]
+            if explicit_commit:
+                steps.append(pg_batch.COMMIT)
+            rows = pg_batch.run(driver, steps)[0]
+            if commit and not explicit_commit:
+                driver.commit()
         else:
             self._conn.execute(sql.insert if old is None else sql.update, params)
             if old_cells - record.cells:
