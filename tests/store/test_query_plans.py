@@ -10,7 +10,6 @@ count the rows each statement reads from the cell tables.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -79,22 +78,11 @@ def busy(pg_url: str, pg_connection: psycopg.Connection[Any]) -> psycopg.Connect
 
 
 def _explain(
-    conn: psycopg.Connection[Any], sql: str | Statement, params: dict[str, Any]
+    conn: psycopg.Connection[Any], statement: Statement, params: dict[str, Any]
 ) -> dict[str, Any]:
-    """EXPLAIN ANALYZE of ``sql`` (psycopg ``%(name)s`` parameters, or a statement of
-    :mod:`sharedsky.store.pg_batch`) as a server-side prepared statement, i.e. with the plan the
-    hot path gets once it is prepared; rolled back."""
-    names: list[str] = []
-
-    def number(match: re.Match[str]) -> str:
-        if match.group(1) not in names:
-            names.append(match.group(1))
-        return f"${names.index(match.group(1)) + 1}"
-
-    if isinstance(sql, Statement):
-        numbered, names = sql.sql.decode(), list(sql.params)
-    else:
-        numbered = re.sub(r"%\((\w+)\)s", number, sql)
+    """EXPLAIN ANALYZE of a hot-path statement (:mod:`sharedsky.store.pg_batch`) as a
+    server-side prepared statement, i.e. with the plan the hot path gets; rolled back."""
+    numbered, names = statement.sql.decode(), statement.params
     args = pg_sql.SQL(", ").join(pg_sql.Literal(params[n]) for n in names)
     explain = pg_sql.SQL("EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE hot({})").format(args)
     with conn.transaction(force_rollback=True):

@@ -167,5 +167,4 @@ def _error(result: pq.abc.PGresult, conn: psycopg.Connection[Any]) -> psycopg.Er
         cls = pg_errors.lookup(sqlstate)
     except KeyError:
         cls = pg_errors.DatabaseError
-    error = cls(message or f"database error {sqlstate}")
-    return error
+    return cls(message or f"database error {sqlstate}")
