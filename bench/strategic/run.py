@@ -28,7 +28,9 @@ Two kinds of rows:
 
 Printed per backend (SQLite, PostgreSQL), scenario, client count and offered rate: successful
 writes per second, p50/p99 latency of the whole loop (arrival or query to acknowledged write),
-mean attempts per write, loops that gave up, and how the machine's cores were shared during the
+mean attempts per write, loops that gave up, the write-ahead log flushes that took 50 ms or more
+(``slow flush``, count/longest ms, from the COMMITs that PostgreSQL logged as that slow; only
+where the benchmark started PostgreSQL itself), and how the machine's cores were shared during the
 run (CPU % of one core used by the load generator, the server processes, PostgreSQL, and
 everything else).
 
@@ -45,6 +47,7 @@ import argparse
 import asyncio
 import os
 import random
+import re
 import statistics
 import sys
 import tempfile
@@ -318,11 +321,54 @@ def _postmaster_pid(data_dir: Path) -> int | None:
         return None
 
 
+SLOW_COMMIT_MS = 50
+_SLOW_COMMIT = re.compile(
+    r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) UTC LOG:  duration: ([\d.]+) ms  "
+    r"(?:execute [^:]*|statement): COMMIT$"
+)
+
+
+def _log_slow_commits(pg: Any) -> None:
+    """Have pgserver's PostgreSQL log every statement that takes SLOW_COMMIT_MS or more, with
+    UTC millisecond times (:func:`_slow_flushes` reads the COMMITs back)."""
+    pg.psql(
+        f"ALTER SYSTEM SET log_min_duration_statement = {SLOW_COMMIT_MS}; "
+        "ALTER SYSTEM SET log_line_prefix = '%m '; ALTER SYSTEM SET log_timezone = 'UTC'; "
+        "SELECT pg_reload_conf();"
+    )
+
+
+def _slow_flushes(log: Path | None, start: float, end: float) -> str:
+    """``count/longest ms`` of the write-ahead log flushes of SLOW_COMMIT_MS or more between
+    ``start`` and ``end`` (Unix times), from the COMMITs in PostgreSQL's log: the commits that
+    waited on one flush end within a few milliseconds of each other and count once. ``-`` where
+    the log is not ours to read (``--pg-url``)."""
+    if log is None or not log.is_file():
+        return "-"
+    ends: list[tuple[float, float]] = []
+    with log.open(errors="replace") as lines:
+        for line in lines:
+            found = _SLOW_COMMIT.match(line.rstrip("\n"))
+            if found is None:
+                continue
+            at = datetime.strptime(found[1], "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
+            if start <= at.timestamp() <= end:
+                ends.append((at.timestamp(), float(found[2])))
+    flushes: list[tuple[float, float]] = []
+    for at, ms in sorted(ends):
+        if flushes and at - flushes[-1][0] < 0.02:
+            flushes[-1] = (at, max(ms, flushes[-1][1]))
+        else:
+            flushes.append((at, ms))
+    return f"{len(flushes)}/{max((ms for _, ms in flushes), default=0):.0f}"
+
+
 SCENARIOS = ("separate", "same-cells", "same-volume")
 HEADER = (
     f"{'backend':<11}{'scenario':<13}{'clients':>8}{'offered':>8}{'writes/s':>10}{'p50 ms':>9}"
     f"{'p99 ms':>9}"
-    f"{'attempts':>9}{'gave up':>8}   cpu % of one core: client/servers/db/other"
+    f"{'attempts':>9}{'gave up':>8}{'slow flush':>11}   "
+    "cpu % of one core: client/servers/db/other"
 )
 
 
@@ -383,6 +429,7 @@ def main() -> int:
     row_index = 0
     for backend in args.backends.split(","):
         postmaster = None
+        pg_log: Path | None = None
         label = backend
         if backend == "sqlite":
             db_url = f"sqlite:///{work / 'bench.sqlite'}"
@@ -394,6 +441,8 @@ def main() -> int:
 
                 pg = pgserver.get_server(work / "pg", cleanup_mode="stop")
                 postmaster = _postmaster_pid(work / "pg")
+                pg_log = work / "pg" / "log"
+                _log_slow_commits(pg)
                 db_url = pg.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
                 if args.pg_no_sync_commit:
                     pg.psql("ALTER SYSTEM SET synchronous_commit = off; SELECT pg_reload_conf();")
@@ -427,6 +476,7 @@ def main() -> int:
                 loop = asyncio.new_event_loop()
                 try:
                     share.start()
+                    began = time.time()
                     res = loop.run_until_complete(
                         _run(
                             [s.port for s in servers],
@@ -441,6 +491,7 @@ def main() -> int:
                         )
                     )
                     cpu = share.stop()
+                    flushes = _slow_flushes(pg_log, began + args.warmup, time.time())
                 finally:
                     loop.close()
                 if res.errors:
@@ -451,7 +502,7 @@ def main() -> int:
                     f"{len(lat_ms) / args.duration:>10.0f}"
                     f"{_pct(lat_ms, 50):>9.1f}{_pct(lat_ms, 99):>9.1f}"
                     f"{statistics.fmean(res.attempts) if res.attempts else 0:>9.2f}"
-                    f"{res.gave_up:>8}   "
+                    f"{res.gave_up:>8}{flushes:>11}   "
                     f"{cpu['client']:.0f}/{cpu['servers']:.0f}/{cpu['db']:.0f}/"
                     f"{cpu['other']:.0f}",
                     flush=True,
