@@ -27,6 +27,7 @@ from sharedsky.api.dss.schemas import VersionResponse
 from sharedsky.api.errors import BodySizeLimit, install_error_handlers
 from sharedsky.api.live import live_lifespan
 from sharedsky.api.live import router as live_router
+from sharedsky.api.live.routes import SCOPE_PICTURE_READ, SCOPE_TRACKS_WRITE
 from sharedsky.api.ratelimit import RateLimiter
 from sharedsky.config import Settings
 
@@ -56,6 +57,8 @@ _SECURITY_SCHEMES: dict[str, Any] = {
                     "utm.constraint_processing": "Read constraints.",
                     "utm.conformance_monitoring_sa": "Conformance monitoring for SA.",
                     "utm.availability_arbitration": "Set the availability of USSs.",
+                    SCOPE_TRACKS_WRITE: "Push own tracks and link them to own plans (live).",
+                    SCOPE_PICTURE_READ: "Read the live picture, alerts, feeds and configuration.",
                 },
             }
         },
@@ -74,6 +77,27 @@ def _telemetry_option(settings: Settings) -> dict[str, Any]:
     if settings.open_telemetry or not _HAS_TELEMETRY:
         return {}
     return {"telemetry": dict(_TELEMETRY_OFF)}
+
+
+_FASTAPI_VALIDATION_ERROR = "#/components/schemas/HTTPValidationError"
+
+
+def _drop_fastapi_validation_responses(schema: dict[str, Any]) -> None:
+    """Take out the 422 "Validation Error" that FastAPI documents on every operation with a
+    parameter or a body: this server answers invalid requests with 400 and an
+    ``ErrorResponse`` (:mod:`sharedsky.api.errors`), as utm.yaml says, never with that 422."""
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            responses = operation.get("responses", {})
+            content = responses.get("422", {}).get("content", {})
+            if (
+                content.get("application/json", {}).get("schema", {}).get("$ref")
+                == _FASTAPI_VALIDATION_ERROR
+            ):
+                del responses["422"]
+    components = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
 
 
 def create_app_from_env() -> FastAPI:
@@ -179,6 +203,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             schema.setdefault("components", {}).setdefault("securitySchemes", {}).update(
                 _SECURITY_SCHEMES
             )
+            _drop_fastapi_validation_responses(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

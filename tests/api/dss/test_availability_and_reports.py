@@ -146,3 +146,24 @@ def test_openapi_and_docs_are_served(client: TestClient) -> None:
         {"Authority": ["utm.conformance_monitoring_sa"]},
     ]
     assert client.get("/docs").status_code == 200
+
+
+def test_openapi_documents_the_answers_actually_given(client: TestClient) -> None:
+    doc = client.get("/openapi.json").json()
+    operations = [op for item in doc["paths"].values() for op in item.values()]
+    # Invalid requests get 400 with an ErrorResponse, never FastAPI's 422 "Validation Error".
+    assert "HTTPValidationError" not in doc["components"]["schemas"]
+    for op in operations:
+        assert op["responses"].get("422", {}).get("description") != "Validation Error"
+    # A wrong old_version gets 409 (F3548-21; utm.yaml's list lacks it).
+    set_availability = doc["paths"]["/dss/v1/uss_availability/{uss_id}"]["put"]
+    assert "409" in set_availability["responses"]
+    # Every endpoint but the unauthenticated two names the scope it needs.
+    scopes = doc["components"]["securitySchemes"]["Authority"]["flows"]["clientCredentials"]
+    for op in operations:
+        if op["operationId"] in ("getVersion", "healthy"):
+            continue
+        assert op["security"], op["operationId"]
+        for requirement in op["security"]:
+            assert set(requirement["Authority"]) <= set(scopes["scopes"]), op["operationId"]
+        assert {"401", "403"} <= set(op["responses"]), op["operationId"]

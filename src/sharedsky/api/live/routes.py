@@ -56,6 +56,7 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from sharedsky.api.auth import TokenVerifier, check_scopes
+from sharedsky.api.dss.schemas import ErrorResponse
 from sharedsky.api.live.bodies import decode_json, decode_tracks
 from sharedsky.api.ratelimit import RateLimiter
 from sharedsky.errors import InvalidInput, NotFound, SharedskyError
@@ -69,6 +70,98 @@ SCOPE_PICTURE_READ = "sharedsky.picture.read"
 SSE_KEEPALIVE_S = 15.0
 
 router = APIRouter(prefix="/live/v1", tags=["live"])
+
+
+_ERROR_TEXT = {
+    400: "A parameter, the body or the caller's party name (the token's `sub`) is invalid; the "
+    "message names which.",
+    401: "The access token is missing, invalid or expired.",
+    403: "The access token does not include the scope of this endpoint.",
+    404: "Not found, or not visible to the caller.",
+    413: "The body is larger than the server's limit.",
+    429: "The client issued too many requests in a short period of time.",
+}
+
+
+_NAMING = {"enum": ["si", "traffic"]}
+_RECORDS = {"type": "array", "items": {"type": "object"}}
+_TRACKS_BODY = {
+    "required": True,
+    "description": "Track states: JSON rows or columns, an Arrow IPC stream or a Parquet file "
+    "with the field names of SI or of traffic (see sharedsky.api.live.bodies).",
+    "content": {
+        "application/json": {
+            "schema": {
+                "oneOf": [
+                    _RECORDS,
+                    {
+                        "type": "object",
+                        "properties": {"states": _RECORDS, "naming": _NAMING},
+                        "required": ["states"],
+                    },
+                    {
+                        "type": "object",
+                        "properties": {
+                            "columns": {
+                                "type": "object",
+                                "additionalProperties": {"type": "array"},
+                            },
+                            "naming": _NAMING,
+                        },
+                        "required": ["columns"],
+                    },
+                ]
+            }
+        },
+        "application/vnd.apache.arrow.stream": {"schema": {"type": "string", "format": "binary"}},
+        "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
+    },
+}
+_SSE_EVENT = {
+    "description": "One event; `data` is its JSON document.",
+    "type": "object",
+    "properties": {
+        "event": {"enum": ["snapshot", "alert", "notice"]},
+        "data": {"type": "string"},
+        "id": {"type": "string"},
+    },
+    "required": ["event", "data"],
+}
+_LINK_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {"plan_id": {"type": "string", "minLength": 1}},
+                "required": ["plan_id"],
+            }
+        }
+    },
+}
+
+
+def _documented(
+    scope: str,
+    *errors: int,
+    extra: dict[int | str, dict[str, Any]] | None = None,
+    body: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The OpenAPI of a live endpoint: its scope, its request body (these endpoints read their
+    bodies themselves), and its error answers (``ErrorResponse``
+    bodies, from :mod:`sharedsky.api.errors`) besides those of every endpoint (400, 401, 403,
+    429)."""
+    responses: dict[int | str, dict[str, Any]] = {
+        code: {"model": ErrorResponse, "description": _ERROR_TEXT[code]}
+        for code in sorted({*errors, 400, 401, 403, 429})
+    }
+    return {
+        "responses": {**responses, **(extra or {})},
+        "openapi_extra": {
+            "security": [{"Authority": [scope]}],
+            **({} if body is None else {"requestBody": body}),
+        },
+    }
 
 
 def _json(body: Any, status_code: int = 200) -> Response:
@@ -122,7 +215,17 @@ def _ingest(service: LiveService, party: str, body: bytes, ctype: str | None) ->
 @router.post(
     "/tracks",
     summary="Push a batch of the caller's track states (JSON, Arrow IPC stream or Parquet).",
-    responses={422: {"description": "Some records rejected; the others were accepted."}},
+    **_documented(
+        SCOPE_TRACKS_WRITE,
+        413,
+        body=_TRACKS_BODY,
+        extra={
+            422: {
+                "description": "Some records rejected (listed in `rejected`); the others were "
+                "accepted and kept."
+            }
+        },
+    ),
 )
 async def push_tracks(request: Request, party: WriterDep, service: LiveDep) -> Response:
     body = await request.body()
@@ -151,7 +254,11 @@ def _parse_since(since: str | None) -> float | None:
     return d.timestamp()
 
 
-@router.get("/picture", summary="The caller's picture: own tracks and others within need to know.")
+@router.get(
+    "/picture",
+    summary="The caller's picture: own tracks and others within need to know.",
+    **_documented(SCOPE_PICTURE_READ),
+)
 async def get_picture(party: ReaderDep, service: LiveDep) -> Response:
     now = service.clock()
     views = await run_in_threadpool(service.picture, party, now)
@@ -168,7 +275,11 @@ async def get_picture(party: ReaderDep, service: LiveDep) -> Response:
     )
 
 
-@router.get("/alerts", summary="Alert transitions involving the caller, or its active alerts.")
+@router.get(
+    "/alerts",
+    summary="Alert transitions involving the caller, or its active alerts.",
+    **_documented(SCOPE_PICTURE_READ),
+)
 async def get_alerts(
     party: ReaderDep,
     service: LiveDep,
@@ -179,7 +290,21 @@ async def get_alerts(
     return _json({"alerts": [a.to_dict() for a in items]})
 
 
-@router.get("/alerts/stream", summary="Server-sent events: the caller's alert transitions.")
+@router.get(
+    "/alerts/stream",
+    summary="Server-sent events: the caller's alert transitions.",
+    response_class=StreamingResponse,
+    **_documented(
+        SCOPE_PICTURE_READ,
+        extra={
+            200: {
+                "description": "An endless event stream: `snapshot`, then `alert` and `notice` "
+                "events, a comment every 15 s.",
+                "content": {"text/event-stream": {"schema": _SSE_EVENT}},
+            }
+        },
+    ),
+)
 async def alert_stream(request: Request, party: ReaderDep, service: LiveDep) -> StreamingResponse:
     sub = service.subscribe(party)
     snapshot = [a.to_dict() for a in service.alerts(party, active_only=True)]
@@ -215,30 +340,50 @@ def _sse(event: str, item: dict[str, Any]) -> bytes:
     return head.encode() + b"data: " + orjson.dumps(item) + b"\n\n"
 
 
-@router.get("/alerts/{alert_id}", summary="Every transition of one alert involving the caller.")
+@router.get(
+    "/alerts/{alert_id}",
+    summary="Every transition of one alert involving the caller.",
+    **_documented(SCOPE_PICTURE_READ, 404),
+)
 async def get_alert(alert_id: str, party: ReaderDep, service: LiveDep) -> Response:
     items = service.alert_history(party, alert_id)
     return _json({"id": alert_id, "transitions": [a.to_dict() for a in items]})
 
 
-@router.get("/feeds", summary="The caller's inputs (push channel, attached feeds) and health.")
+@router.get(
+    "/feeds",
+    summary="The caller's inputs (push channel, attached feeds) and health.",
+    **_documented(SCOPE_PICTURE_READ),
+)
 async def get_own_feeds(party: ReaderDep, service: LiveDep) -> Response:
     return _json({"party": party, "feeds": [f.to_dict() for f in service.feeds(party)]})
 
 
-@router.get("/parties/{name}/feeds", summary="A party's inputs: only the caller's own.")
+@router.get(
+    "/parties/{name}/feeds",
+    summary="A party's inputs: only the caller's own.",
+    **_documented(SCOPE_PICTURE_READ, 404),
+)
 async def get_party_feeds(name: str, party: ReaderDep, service: LiveDep) -> Response:
     if name != party:
         raise NotFound(f"no party {name} visible to {party}")
     return _json({"party": party, "feeds": [f.to_dict() for f in service.feeds(party)]})
 
 
-@router.get("/config", summary="The shared live configuration (minima, lines, volumes).")
+@router.get(
+    "/config",
+    summary="The shared live configuration (minima, lines, volumes).",
+    **_documented(SCOPE_PICTURE_READ),
+)
 async def get_config(party: ReaderDep, service: LiveDep) -> Response:
     return _json(service.config.shared_view())
 
 
-@router.get("/parties/{name}/config", summary="A party's own configuration: only the caller's.")
+@router.get(
+    "/parties/{name}/config",
+    summary="A party's own configuration: only the caller's.",
+    **_documented(SCOPE_PICTURE_READ, 404),
+)
 async def get_party_config(name: str, party: ReaderDep, service: LiveDep) -> Response:
     if name != party:
         raise NotFound(f"no party {name} visible to {party}")
@@ -247,7 +392,11 @@ async def get_party_config(name: str, party: ReaderDep, service: LiveDep) -> Res
     )
 
 
-@router.put("/links/{track_id}", summary="Link an own track to an own plan for conformance.")
+@router.put(
+    "/links/{track_id}",
+    summary="Link an own track to an own plan for conformance.",
+    **_documented(SCOPE_TRACKS_WRITE, 404, 413, body=_LINK_BODY),
+)
 async def put_link(track_id: str, request: Request, party: WriterDep, service: LiveDep) -> Response:
     try:
         doc = orjson.loads(await request.body())
@@ -259,7 +408,11 @@ async def put_link(track_id: str, request: Request, party: WriterDep, service: L
     return _json({"track_id": track_id, "plan_id": doc["plan_id"]})
 
 
-@router.delete("/links/{track_id}", summary="Remove the link of an own track.")
+@router.delete(
+    "/links/{track_id}",
+    summary="Remove the link of an own track.",
+    **_documented(SCOPE_TRACKS_WRITE, 404),
+)
 async def delete_link(track_id: str, party: WriterDep, service: LiveDep) -> Response:
     service.unlink_track(party, track_id)
     return _json({"track_id": track_id})
