@@ -147,10 +147,9 @@ def _documented(
     extra: dict[int | str, dict[str, Any]] | None = None,
     body: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The OpenAPI of a live endpoint: its scope, its request body (these endpoints read their
-    bodies themselves), and its error answers (``ErrorResponse``
-    bodies, from :mod:`sharedsky.api.errors`) besides those of every endpoint (400, 401, 403,
-    429)."""
+    """The OpenAPI of a live endpoint: the scope its dependency checks, its request body (these
+    endpoints read their bodies themselves) and its error answers, ``ErrorResponse`` bodies from
+    :mod:`sharedsky.api.errors`, besides those of every endpoint (400, 401, 403, 429)."""
     responses: dict[int | str, dict[str, Any]] = {
         code: {"model": ErrorResponse, "description": _ERROR_TEXT[code]}
         for code in sorted({*errors, 400, 401, 403, 429})
