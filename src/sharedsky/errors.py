@@ -33,6 +33,7 @@ __all__ = [
     "SharedskyError",
     "StorageError",
     "Unauthenticated",
+    "reject_nul",
 ]
 
 
@@ -50,6 +51,14 @@ class InvalidInput(SharedskyError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(f"{field}: {message}" if field else message)
         self.field = field
+
+
+def reject_nul(value: str, field: str) -> str:
+    """``value``, unless it holds a NUL character (0x00): PostgreSQL cannot store one in text,
+    so it is refused at input, with the same answer on every backend."""
+    if "\x00" in value:
+        raise InvalidInput("must not contain NUL (0x00) characters", field)
+    return value
 
 
 class AreaTooLarge(InvalidInput):

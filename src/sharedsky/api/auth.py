@@ -207,6 +207,8 @@ class TokenVerifier:
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub.strip():
             raise Unauthenticated("access token 'sub' claim must be a non-empty string")
+        if "\x00" in sub:  # PostgreSQL text cannot hold it, and no client is named so
+            raise Unauthenticated("access token 'sub' claim must not contain NUL (0x00)")
         iss = claims.get("iss")
         if not isinstance(iss, str) or not iss.strip():
             raise Unauthenticated("access token 'iss' claim must be a non-empty string")

@@ -63,6 +63,7 @@ from sharedsky.errors import (
     PermissionDenied,
     PreconditionFailed,
     StorageError,
+    reject_nul,
 )
 from sharedsky.geo import (
     MAX_AREA_KM2,
@@ -141,7 +142,7 @@ def _new_ovn() -> str:
 def _text(value: object, field: str, *, required: bool = True) -> str:
     if not isinstance(value, str) or (required and not value.strip()):
         raise InvalidInput("must be a non-empty string", field)
-    return value
+    return reject_nul(value, field)
 
 
 def _availability(value: str | None) -> UssAvailabilityState:

@@ -130,6 +130,13 @@ def _mutations(now: datetime) -> Iterator[tuple[str, Callable[[dict[str, Any]], 
         "uss_base_url",
     )
     yield "base url missing", lambda b: b.pop("uss_base_url"), "uss_base_url"
+    # PostgreSQL text cannot hold NUL: refused at input, the same on every backend.
+    yield (
+        "NUL in base url",
+        lambda b: b.update(uss_base_url="https://uss1.example.com/a\x00b"),
+        "uss_base_url",
+    )
+    yield "NUL in key", lambda b: b["key"].append("ab\x00" * 8), "key"
     yield (
         "huge area",
         lambda b: vol(b).update(
@@ -238,6 +245,42 @@ def test_short_ovn_in_path_is_400(client: TestClient, auth: Auth, existing: dict
     r = client.delete(f"{OIR}/{existing['ref']['id']}/short", headers=auth(SC))
     assert r.status_code == 400
     assert "ovn" in r.json()["message"]
+
+
+def test_nul_characters_are_refused_and_change_nothing(
+    client: TestClient, auth: Auth, volume: VolumeFactory, existing: dict[str, Any]
+) -> None:
+    nul_url = "https://uss1.example.com/\x00"
+    sub = {"extents": volume(), "uss_base_url": nul_url, "notify_for_operational_intents": True}
+    r = client.put(f"/dss/v1/subscriptions/{_uuid()}", json=sub, headers=auth(SC))
+    assert r.status_code == 400 and "uss_base_url" in r.json()["message"], r.text
+    cr = {"extents": [volume()], "uss_base_url": nul_url}
+    r = client.put(
+        f"/dss/v1/constraint_references/{_uuid()}",
+        json=cr,
+        headers=auth("utm.constraint_management"),
+    )
+    assert r.status_code == 400 and "uss_base_url" in r.json()["message"], r.text
+    availability = "/dss/v1/uss_availability/uss%00x"
+    arbitration = auth("utm.availability_arbitration")
+    r = client.put(
+        availability, json={"old_version": "", "availability": "Down"}, headers=arbitration
+    )
+    assert r.status_code == 400 and "uss_id" in r.json()["message"], r.text
+    r = client.get(availability, headers=auth(SC))
+    assert r.status_code == 400 and "uss_id" in r.json()["message"], r.text
+    r = client.post(
+        f"{OIR}/query",
+        json={"area_of_interest": existing["body"]["extents"][0]},
+        headers=auth(SC, sub="uss\x00x"),
+    )
+    assert r.status_code == 401 and "sub" in r.json()["message"], r.text
+    r = client.post(
+        "/dss/v1/subscriptions/query",
+        json={"area_of_interest": existing["body"]["extents"][0]},
+        headers=auth(SC),
+    )
+    assert r.status_code == 200 and r.json()["subscriptions"] == []
 
 
 def test_unknown_endpoint_and_method_are_error_responses(

@@ -146,6 +146,8 @@ def test_links_only_to_own_plans(lc: TestClient, hdr: Hdr, token: Callable[..., 
     r = lc.put("/live/v1/links/A1", json={"plan_id": oid}, headers=hdr("alpha"))
     assert r.status_code == 404
     assert lc.put("/live/v1/links/A1", json={"plan": oid}, headers=hdr("alpha")).status_code == 400
+    r = lc.put("/live/v1/links/A1", json={"plan_id": "a\x00b"}, headers=hdr("alpha"))
+    assert r.status_code == 400 and "plan_id" in r.json()["message"]  # PostgreSQL: no NUL
     assert (
         lc.put("/live/v1/links/B1", json={"plan_id": oid}, headers=hdr("bravo", READ)).status_code
         == 403

@@ -87,7 +87,7 @@ from typing import Any
 
 import numpy as np
 
-from sharedsky.errors import InvalidInput, NotFound, SharedskyError
+from sharedsky.errors import InvalidInput, NotFound, SharedskyError, reject_nul
 from sharedsky.feeds.base import Feed, FeedHealth
 from sharedsky.geo.outline import cells_outline
 from sharedsky.model.alerts import Alert, AlertInput, AlertKind, AlertStatus, LiveLevel
@@ -148,7 +148,7 @@ def _f(x: Any) -> float | None:
 def check_party(party: Any) -> str:
     if not isinstance(party, str) or not party or len(party) > _MAX_PARTY_LEN:
         raise InvalidInput("must be a non-empty string of at most 255 characters", "party")
-    return party
+    return reject_nul(party, "party")
 
 
 # -- results and views --------------------------------------------------------------------------
@@ -528,6 +528,7 @@ class LiveService:
             raise InvalidInput("must be a non-empty string", "track_id")
         if not isinstance(plan_id, str) or not plan_id:
             raise InvalidInput("must be a non-empty string", "plan_id")
+        reject_nul(plan_id, "plan_id")
         if self.store is None:
             raise NotFound(f"no plan {plan_id} (this service has no DSS store)")
         with self.store.read() as tx:
