@@ -3,7 +3,8 @@
 * ``shared_dir``: the project's ``../shared`` folder (briefs, spec, real recordings).
 * ``pg_server_url``: a real PostgreSQL for the session: ``SHAREDSKY_TEST_PG_URL`` if set, else one
   started from the ``pgserver`` wheel in a temporary folder.
-* ``pg_url``: a fresh, empty database on that server for one test.
+* ``pg_url``: a fresh, empty database on that server for one test (``new_pg_database`` for
+  fixtures wider than one test).
 * ``sqlite_url``: a fresh SQLite file for one test.
 * ``db_url``: parametrised over both backends; tests that use it run on SQLite and PostgreSQL.
 """
@@ -14,7 +15,8 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -69,21 +71,33 @@ def _with_database(url: str, name: str) -> str:
     return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
-@pytest.fixture
-def pg_url(pg_server_url: str) -> Iterator[str]:
-    """A fresh database on the session's PostgreSQL server, dropped after the test."""
+@pytest.fixture(scope="session")
+def new_pg_database(pg_server_url: str) -> Callable[[], AbstractContextManager[str]]:
+    """``with new_pg_database() as url``: a fresh database on the session's PostgreSQL server,
+    dropped at the end of the block (for fixtures wider than one test)."""
     from sqlalchemy import create_engine, text
 
-    name = "t_" + uuid.uuid4().hex[:16]
-    admin = create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield _with_database(pg_server_url, name)
-    finally:
+    @contextmanager
+    def database() -> Iterator[str]:
+        name = "t_" + uuid.uuid4().hex[:16]
+        admin = create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield _with_database(pg_server_url, name)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+    return database
+
+
+@pytest.fixture
+def pg_url(new_pg_database: Callable[[], AbstractContextManager[str]]) -> Iterator[str]:
+    """A fresh database on the session's PostgreSQL server, dropped after the test."""
+    with new_pg_database() as url:
+        yield url
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ code, content type, body schema, headers) and rejects input that the schema does
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +31,21 @@ NOT_CHECKED = [
 ]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Iterator[ServerProcess]:
-    db = tmp_path_factory.mktemp("fuzz") / "fuzz.sqlite"
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, shared_dir: Path
+) -> Iterator[ServerProcess]:
+    """One server per backend: what one backend refuses, the other may store (PostgreSQL text
+    cannot hold NUL, SQLite's can)."""
     certs = shared_dir / "spec" / "test-certs"
-    with ServerProcess(f"sqlite:///{db}", [certs / "auth2.pem"]) as proc:
-        yield proc
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'fuzz.sqlite'}"
+        else:
+            url = stack.enter_context(request.getfixturevalue("new_pg_database")())
+        yield stack.enter_context(ServerProcess(url, [certs / "auth2.pem"]))
 
 
 @pytest.fixture(scope="module")
