@@ -44,9 +44,14 @@ import httpx
 import numpy as np
 import orjson
 
-from sharedsky.cli.live import AlertListener, LiveClient, TokenSource, batch_to_json
+from sharedsky.client import (
+    AlertListener,
+    LiveClient,
+    ServerProcess,
+    TokenSource,
+    batch_to_json,
+)
 from sharedsky.model.tracks import TrackBatch
-from sharedsky.testing import ServerProcess
 from sharedsky.units import FT_TO_M, KT_TO_MPS, NM_TO_M
 
 REPO = Path(__file__).resolve().parents[2]

@@ -60,7 +60,7 @@ from typing import Any
 
 import orjson
 
-from sharedsky.testing import ServerProcess, box_volume, mint_token
+from sharedsky.client import ServerProcess, box_volume, mint_token
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"

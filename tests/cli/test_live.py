@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sharedsky.cli import _register, app
-from sharedsky.cli.live import LiveClient, TokenSource
+from sharedsky.client import LiveClient, TokenSource
 from sharedsky.demo import PARTIES, excerpt_path, party_of_callsign, split_by_party
 from sharedsky.feeds.tables import read_table
 from sharedsky.model.tracks import TrackBatch

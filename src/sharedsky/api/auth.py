@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from sharedsky.errors import InvalidInput, PermissionDenied, Unauthenticated
-from sharedsky.model.strategic import (
+from sharedsky.model.scopes import (
     SCOPE_AVAILABILITY_ARBITRATION,
     SCOPE_CONFORMANCE_MONITORING_SA,
     SCOPE_CONSTRAINT_MANAGEMENT,

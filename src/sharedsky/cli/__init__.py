@@ -31,6 +31,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "sharedsky.cli.serve",
     "sharedsky.cli.tactical",
     "sharedsky.cli.live",
+    "sharedsky.cli.demo",
     "sharedsky.cli.feeds",
 )
 

@@ -20,13 +20,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from sharedsky.cli import app
-from sharedsky.cli.live import (
-    KeyFile,
-    LiveClient,
-    ServerUnavailable,
-    TokenFile,
-    TokenSource,
-)
+from sharedsky.cli.options import KeyFile, Party, TokenFile
+from sharedsky.client import LiveClient, ServerUnavailable, TokenSource
 from sharedsky.errors import InvalidInput
 from sharedsky.feeds.net import (
     DECODERS,
@@ -88,10 +83,7 @@ def feed_command(
             show_default=False,
         ),
     ] = None,
-    party: Annotated[
-        str | None,
-        typer.Option("--party", help="Party the tracks belong to (required with --key)."),
-    ] = None,
+    party: Party = None,
     token_file: TokenFile = None,
     key: KeyFile = None,
     via: Annotated[

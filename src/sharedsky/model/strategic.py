@@ -18,6 +18,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from sharedsky.model.scopes import (
+    SCOPE_AVAILABILITY_ARBITRATION,
+    SCOPE_CONFORMANCE_MONITORING_SA,
+    SCOPE_CONSTRAINT_MANAGEMENT,
+    SCOPE_CONSTRAINT_PROCESSING,
+    SCOPE_STRATEGIC_COORDINATION,
+)
+
 __all__ = [
     "NO_OVN_PHRASE",
     "NULL_SUBSCRIPTION_ID",
@@ -50,12 +58,6 @@ NO_OVN_PHRASE = "Available from USS"
 
 NULL_SUBSCRIPTION_ID = "00000000-0000-4000-8000-000000000000"
 """The ``subscription_id`` shown for an operational intent with no subscription attached."""
-
-SCOPE_STRATEGIC_COORDINATION = "utm.strategic_coordination"
-SCOPE_CONFORMANCE_MONITORING_SA = "utm.conformance_monitoring_sa"
-SCOPE_CONSTRAINT_MANAGEMENT = "utm.constraint_management"
-SCOPE_CONSTRAINT_PROCESSING = "utm.constraint_processing"
-SCOPE_AVAILABILITY_ARBITRATION = "utm.availability_arbitration"
 
 
 @dataclass(frozen=True, slots=True)

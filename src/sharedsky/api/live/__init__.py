@@ -17,9 +17,10 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from sharedsky.api.live.routes import SCOPE_PICTURE_READ, SCOPE_TRACKS_WRITE, router
+from sharedsky.api.live.routes import router
 from sharedsky.config import Settings
 from sharedsky.feeds.net import open_feed
+from sharedsky.model.scopes import SCOPE_PICTURE_READ, SCOPE_TRACKS_WRITE
 from sharedsky.services.live import LiveConfig, LiveService
 
 __all__ = ["SCOPE_PICTURE_READ", "SCOPE_TRACKS_WRITE", "live_lifespan", "router"]

@@ -60,13 +60,12 @@ from sharedsky.api.dss.schemas import ErrorResponse
 from sharedsky.api.live.bodies import decode_json, decode_tracks
 from sharedsky.api.ratelimit import RateLimiter
 from sharedsky.errors import InvalidInput, NotFound, SharedskyError
+from sharedsky.model.scopes import SCOPE_PICTURE_READ, SCOPE_TRACKS_WRITE
 from sharedsky.model.tracks import TrackBatch
 from sharedsky.services.live import IngestResult, LiveService
 
 __all__ = ["SCOPE_PICTURE_READ", "SCOPE_TRACKS_WRITE", "router"]
 
-SCOPE_TRACKS_WRITE = "sharedsky.tracks.write"
-SCOPE_PICTURE_READ = "sharedsky.picture.read"
 SSE_KEEPALIVE_S = 15.0
 
 router = APIRouter(prefix="/live/v1", tags=["live"])
