@@ -47,7 +47,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
@@ -62,6 +62,7 @@ from sharedsky.api.ratelimit import RateLimiter
 from sharedsky.errors import InvalidInput, NotFound, SharedskyError
 from sharedsky.model.tracks import TrackBatch
 from sharedsky.services.live import IngestResult, LiveService
+from sharedsky.units import epoch_to_iso
 
 __all__ = ["SCOPE_PICTURE_READ", "SCOPE_TRACKS_WRITE", "router"]
 
@@ -267,7 +268,7 @@ async def get_picture(party: ReaderDep, service: LiveDep) -> Response:
     return _json(
         {
             "party": party,
-            "time": datetime.fromtimestamp(now, UTC).isoformat().replace("+00:00", "Z"),
+            "time": epoch_to_iso(now),
             "tracks": tracks,
             "counts": {"own": own, "others": len(views) - own, "coasting": coasting},
         }
