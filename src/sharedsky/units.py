@@ -4,6 +4,7 @@ All times are timezone-aware UTC."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "M_TO_FT",
     "NM_TO_M",
     "ensure_utc",
+    "epoch_to_iso",
     "utcnow",
 ]
 
@@ -30,6 +32,13 @@ EARTH_RADIUS_M = 6_371_000.0
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
+
+
+def epoch_to_iso(t: float | None) -> str | None:
+    """Epoch seconds as an ISO 8601 UTC text ending in ``Z``; None for None, NaN or infinity."""
+    if t is None or not math.isfinite(t):
+        return None
+    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
 
 
 def ensure_utc(value: datetime, field: str = "time") -> datetime:

@@ -150,9 +150,8 @@ def test_a_feed_that_ends_raises_a_system_alert(clock: Clock) -> None:
         "replay:test", [batch(state("A1", T0, 45, 5)), batch(state("A1", T0 + 1, 45, 5.002))]
     )
     live.attach_feed("alpha", feed)
-    for runner in live._feeds:  # the feed thread ends by itself once its batches are read
-        assert runner.thread is not None
-        runner.thread.join(timeout=10)
+    for thread in live.inputs.feed_threads():  # it ends by itself once its batches are read
+        thread.join(timeout=10)
     (v,) = live.picture("alpha", now=T0 + 1)
     assert v.t == T0 + 1
     kinds = {(a.kind, a.inputs[0].id) for a in live.run_detection_cycle(T0 + 1).transitions}
@@ -199,7 +198,8 @@ class FailingFeed:
 def test_a_failing_feed_never_stops_the_service(clock: Clock) -> None:
     live = LiveService(None, LiveConfig(silence_after_s=600), clock)
     live.attach_feed("alpha", FailingFeed())
-    live._feeds[0].thread.join(timeout=10)  # type: ignore[union-attr]
+    (thread,) = live.inputs.feed_threads()
+    thread.join(timeout=10)
     (status,) = live.feeds("alpha")[1:]
     assert status.error == "ConnectionResetError: peer closed the socket"
     assert status.health.connected is False
@@ -211,8 +211,7 @@ def test_a_failing_feed_never_stops_the_service(clock: Clock) -> None:
 
 
 def test_a_slow_subscriber_is_told_what_it_lost(live: LiveService) -> None:
-    sub = live.subscribe("alpha")
-    sub._maxlen = 2
+    sub = live.hub.subscribe("alpha", maxlen=2)
     for k in range(4):
         sub.push({"type": "notice", "k": k})
     items = sub.drain()

@@ -24,9 +24,10 @@ distances metres, positions WGS-84 degrees and metres.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+
+from sharedsky.units import epoch_to_iso
 
 __all__ = ["ADVISORY_LABEL", "Alert", "AlertInput", "AlertKind", "AlertStatus", "LiveLevel"]
 
@@ -61,12 +62,6 @@ class AlertKind(StrEnum):
     FEED_SILENT = "feed_silent"  # a feed silent, disconnected or failed
 
 
-def _iso(t: float | None) -> str | None:
-    if t is None:
-        return None
-    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
-
-
 @dataclass(frozen=True)
 class AlertInput:
     """One input of an alert: a track, a volume, a line, a feed or a party.
@@ -91,7 +86,7 @@ class AlertInput:
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "id": self.id, "party": self.party}
         if self.t is not None:
-            out["t"] = _iso(self.t)
+            out["t"] = epoch_to_iso(self.t)
             out["data_age_s"] = self.data_age_s
         if self.lat is not None:
             out.update(
@@ -142,8 +137,8 @@ class Alert:
             "parties": list(self.parties),
             "inputs": [i.to_dict() for i in self.inputs],
             "geometry": self.geometry,
-            "detected_at": _iso(self.detected_t),
-            "raised_at": _iso(self.raised_t),
+            "detected_at": epoch_to_iso(self.detected_t),
+            "raised_at": epoch_to_iso(self.raised_t),
             "message": self.message,
             "advisory": ADVISORY_LABEL,
         }

@@ -47,7 +47,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
@@ -63,6 +63,7 @@ from sharedsky.errors import InvalidInput, NotFound, SharedskyError
 from sharedsky.model.scopes import SCOPE_PICTURE_READ, SCOPE_TRACKS_WRITE
 from sharedsky.model.tracks import TrackBatch
 from sharedsky.services.live import IngestResult, LiveService
+from sharedsky.units import epoch_to_iso
 
 __all__ = ["SCOPE_PICTURE_READ", "SCOPE_TRACKS_WRITE", "router"]
 
@@ -266,7 +267,7 @@ async def get_picture(party: ReaderDep, service: LiveDep) -> Response:
     return _json(
         {
             "party": party,
-            "time": datetime.fromtimestamp(now, UTC).isoformat().replace("+00:00", "Z"),
+            "time": epoch_to_iso(now),
             "tracks": tracks,
             "counts": {"own": own, "others": len(views) - own, "coasting": coasting},
         }

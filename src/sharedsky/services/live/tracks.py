@@ -64,14 +64,7 @@ class Plausibility:
 
 
 #: Fields whose last known value a partial report may carry forward (see the module docstring).
-CARRIED_FIELDS: tuple[str, ...] = (
-    "alt_m",
-    "gs_mps",
-    "trk_deg",
-    "vs_mps",
-    "pos_accuracy_m",
-    "vel_accuracy_mps",
-)
+CARRIED_FIELDS: tuple[str, ...] = tuple(f for f in NUMERIC_FIELDS if f not in ("t", "lat", "lon"))
 
 
 def _distance_m(
