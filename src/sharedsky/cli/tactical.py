@@ -32,7 +32,7 @@ from sharedsky.tactical import (
     TrackStates,
     detect_conflicts,
 )
-from sharedsky.units import FT_TO_M, M_TO_FT, NM_TO_M
+from sharedsky.units import FT_TO_M, M_TO_FT, NM_TO_M, epoch_to_iso
 
 __all__ = ["detect_command", "scan_command"]
 
@@ -160,10 +160,6 @@ def _parse_time(text: str, name: str) -> float:
     return value.timestamp()
 
 
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
-
-
 def _warm_up() -> float:
     """Compile the engine's kernels on two tracks; returns the seconds it took."""
     tiny = TrackStates.from_arrays(
@@ -231,10 +227,10 @@ def detect_command(
     if len(states) == 0:
         raise InvalidInput("no complete state (time, position, altitude, velocity)", "states")
     if now is not None and not (states.t <= now).any():
-        raise InvalidInput(f"no state at or before {_iso(now)}", "--at")
+        raise InvalidInput(f"no state at or before {epoch_to_iso(now)}", "--at")
     latest = states.latest(now, max_age_s=drop_after)
     if len(latest) == 0:
-        when = _iso(now) if now is not None else "the latest time"
+        when = epoch_to_iso(now) if now is not None else "the latest time"
         raise InvalidInput(f"no aircraft reported within {drop_after:g} s before {when}", "--at")
     params = _params(
         horizontal_nm, vertical_ft, vertical_high_ft, lookahead, all_pairs, max_age,
@@ -245,7 +241,7 @@ def detect_command(
     found = detect_conflicts(latest, params)
     elapsed = time.perf_counter() - t0
     frame = found.to_frame(latest)
-    frame.insert(0, "time", _iso(found.now))
+    frame.insert(0, "time", epoch_to_iso(found.now))
     frame.insert(frame.columns.get_loc("d_cpa_m") + 1, "d_cpa_nm", found.d_cpa_m / NM_TO_M)
     frame.insert(frame.columns.get_loc("dalt_cpa_m") + 1, "dalt_cpa_ft", found.dalt_cpa_m * M_TO_FT)
     _emit(frame, out)
@@ -253,7 +249,7 @@ def detect_command(
     assessed = ~found.cannot_assess
     _err.print(
         f"{len(states)} complete rows ({skipped} incomplete skipped), {len(latest)} aircraft at "
-        f"{_iso(found.now)}; {len(found.stale)} states older than {max_age:g} s"
+        f"{epoch_to_iso(found.now)}; {len(found.stale)} states older than {max_age:g} s"
     )
     _err.print(
         f"{int(assessed.sum())} conflicts ({int(found.los.sum())} losses of separation, "
@@ -341,8 +337,9 @@ def scan_command(
             progress=progress,
         )
     frame = result.to_frame()
-    frame.insert(frame.columns.get_loc("start"), "start_utc", [_iso(t) for t in frame["start"]])
-    frame.insert(frame.columns.get_loc("end"), "end_utc", [_iso(t) for t in frame["end"]])
+    for col in ("start", "end"):
+        utc = [epoch_to_iso(t) for t in frame[col]]
+        frame.insert(frame.columns.get_loc(col), f"{col}_utc", utc)
     frame.insert(
         frame.columns.get_loc("d_closest_m") + 1,
         "d_closest_nm",
@@ -355,7 +352,8 @@ def scan_command(
     )
     _emit(frame, out)
     _err.print(
-        f"{result.steps} steps of {step:g} s from {_iso(result.start)} to {_iso(result.end)}; "
+        f"{result.steps} steps of {step:g} s from {epoch_to_iso(result.start)} "
+        f"to {epoch_to_iso(result.end)}; "
         f"{len(states)} complete rows ({skipped} incomplete skipped)"
     )
     _err.print(
