@@ -12,7 +12,15 @@ and retry. Clients run concurrently on loopback against ``sharedsky serve`` proc
   intents do not intersect in 4D, so no key needs another client's OVN;
 * (c) ``same-volume``: every client in the same 4D volume, so every write must carry every
   other client's current OVN and races produce 409s that the client resolves (the F3548 loop's
-  own limit: see bench/README.md).
+  own limit: see bench/README.md);
+* (d) ``mixed``: every client in its own area (as ``separate``) keeps three live intents that
+  overlap one another there, and writes them in turn as a USS does over a flight's life: create
+  (Accepted), update (Accepted, new times), update to Activated (new volume, with the implicit
+  subscription F3548 asks for), delete (``DELETE`` with the current OVN, no query), then a new
+  intent in that slot. Each create or update needs the client's own other live OVNs in its key.
+  Its rows add p50/p99 per kind of write and how many writes met a 409 first, with the reason
+  the DSS gave (which intents it said were missing, whose they were, and whether the client's
+  query had returned them).
 
 Two kinds of rows:
 
@@ -53,6 +61,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -73,6 +82,11 @@ class Result:
     attempts: list[int] = field(default_factory=list)
     gave_up: int = 0
     errors: list[str] = field(default_factory=list)
+    # ``mixed`` only: latencies per kind of write, writes whose first attempt met a 409, and
+    # what those 409s said.
+    by_kind: dict[str, list[float]] = field(default_factory=dict)
+    first_409: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
 
 
 class Http:
@@ -89,10 +103,11 @@ class Http:
         self._writer: asyncio.StreamWriter | None = None
 
     async def request(self, method: str, path: str, body: Any) -> tuple[int, Any]:
+        """One request; ``body`` None sends none."""
         if self._writer is None:
             self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
         assert self._reader is not None
-        data = orjson.dumps(body)
+        data = b"" if body is None else orjson.dumps(body)
         self._writer.write(
             f"{method} {path} HTTP/1.1\r\n".encode()
             + self._head
@@ -207,6 +222,138 @@ async def _client(
         await http.close()
 
 
+_OIR = "/dss/v1/operational_intent_references"
+
+
+def _why_409(answer: Any, queried: set[str], owners: dict[str, int], me: int) -> list[str]:
+    """What a 409 said, in words: each intent it listed as missing (whose it was, its state,
+    and whether the client's query had returned it, so that the key held an older OVN of it),
+    or the message of a 409 that lists none (a stale OVN in the path)."""
+    missing = answer.get("missing_operational_intents") or []
+    if not missing and not answer.get("missing_constraints"):
+        return [f"no missing OVN: {str(answer.get('message'))[:70]}"]
+    reasons = []
+    for m in missing:
+        owner = owners.get(m["id"])
+        whose = "unknown" if owner is None else "own" if owner == me else "another client's"
+        seen = "returned by the query" if m["id"] in queried else "absent from the query"
+        reasons.append(f"{whose} {m.get('state')} intent, {seen}")
+    reasons += ["a constraint"] * len(answer.get("missing_constraints") or [])
+    return reasons
+
+
+async def _mixed_client(
+    index: int,
+    lng: float,
+    ports: list[int],
+    token: str,
+    directory: dict[str, str],
+    owners: dict[str, int],
+    t0: datetime,
+    measure_from: float,
+    stop_at: float,
+    result: Result,
+) -> None:
+    """Scenario ``mixed`` (see the module docstring): three overlapping intents in this client's
+    own area, each going create -> update -> update to Activated -> delete, the three in turn."""
+    lat = 40.0 + 0.2 * index
+    base_url = f"https://uss{index}.example.com"
+    http = Http("127.0.0.1", ports[index % len(ports)], token)
+    # Per slot: the intent's id (None: no live intent), its OVN, its phase (0 create, 1 update,
+    # 2 update to Activated, 3 delete) and how many intents it has had (to vary the times).
+    ids: list[str | None] = [None, None, None]
+    ovns: list[str | None] = [None, None, None]
+    # Staggered: slots 1 and 2 start one and two turns later (a turn of an empty slot in a
+    # later phase writes nothing), so at most one slot is empty at a time.
+    phases = [0, 3, 2]
+    rounds = [0, 0, 0]
+    try:
+        n = 0
+        while time.monotonic() < stop_at:
+            slot = n % 3
+            n += 1
+            phase, c = phases[slot], rounds[slot]
+            if phase and ids[slot] is None:
+                phases[slot] = (phase + 1) % 4
+                continue
+            started = time.monotonic()
+            if phase == 3:
+                entity_id, ovn = ids[slot], ovns[slot]
+                assert entity_id is not None and ovn is not None
+                status, answer = await http.request("DELETE", f"{_OIR}/{entity_id}/{ovn}", None)
+                if status != 200:
+                    result.errors.append(f"delete {status} {str(answer)[:200]}")
+                    return
+                directory.pop(entity_id, None)
+                ids[slot] = ovns[slot] = None
+                kind, attempts = "delete", 1
+            else:
+                if phase == 0:
+                    ids[slot] = str(uuid.uuid4())
+                entity_id, ovn = ids[slot], ovns[slot]
+                assert entity_id is not None
+                # Overlapping squares 0.003 deg apart, times from t0; the update moves the end,
+                # the Activated one the outline (0.001 deg north, 0.0005 deg larger).
+                end = t0 + timedelta(minutes=30 + (c % 7) + (phase > 0))
+                north, size = (0.001, 0.0045) if phase == 2 else (0.0, 0.004)
+                extent = box_volume(lat + north, lng + 0.003 * slot, size, t0, end)
+                status, answer = await http.request(
+                    "POST", f"{_OIR}/query", {"area_of_interest": extent}
+                )
+                if status != 200:
+                    result.errors.append(f"query {status} {str(answer)[:200]}")
+                    return
+                queried = {x["id"] for x in answer["operational_intent_references"]}
+                key = {directory[x] for x in queried if x != entity_id and x in directory}
+                body: dict[str, Any] = {
+                    "extents": [extent],
+                    "state": "Activated" if phase == 2 else "Accepted",
+                    "uss_base_url": base_url,
+                }
+                if phase == 2:
+                    body["new_subscription"] = {
+                        "uss_base_url": base_url,
+                        "notify_for_constraints": False,
+                    }
+                path = f"{_OIR}/{entity_id}" + (f"/{ovn}" if ovn else "")
+                kind = "create" if phase == 0 else "update"
+                attempts = 0
+                while True:
+                    attempts += 1
+                    body["key"] = sorted(key)
+                    status, answer = await http.request("PUT", path, body)
+                    if status in (200, 201):
+                        ovns[slot] = answer["operational_intent_reference"]["ovn"]
+                        directory[entity_id] = ovns[slot]
+                        owners[entity_id] = index
+                        break
+                    if status == 409 and attempts == 1 and started >= measure_from:
+                        result.first_409 += 1
+                        result.reasons.update(_why_409(answer, queried, owners, index))
+                    if status == 409 and attempts < 20:
+                        missing = answer.get("missing_operational_intents") or []
+                        key |= {directory[m["id"]] for m in missing if m["id"] in directory}
+                        continue
+                    if status == 409:
+                        result.gave_up += 1
+                        break
+                    result.errors.append(f"put {status} {str(answer)[:200]}")
+                    return
+                if status == 409:
+                    continue  # gave up: this slot tries the same step again at its next turn
+            phases[slot] = (phase + 1) % 4
+            rounds[slot] += phase == 3
+            if started >= measure_from:
+                elapsed = time.monotonic() - started
+                result.latencies.append(elapsed)
+                result.attempts.append(attempts)
+                result.by_kind.setdefault(kind, []).append(elapsed)
+                if phase == 2:
+                    result.by_kind.setdefault("to Activated", []).append(elapsed)
+    finally:
+        await http.close()
+
+
 async def _run(
     ports: list[int],
     tokens: list[str],
@@ -221,6 +368,19 @@ async def _run(
     t0 = datetime.now(UTC) + timedelta(minutes=2)
     measure_from = time.monotonic() + warmup_s
     stop_at = measure_from + duration_s
+    if scenario == "mixed":
+        if rate is not None:
+            raise ValueError("the mixed scenario has saturating rows only")
+        owners: dict[str, int] = {}
+        await asyncio.gather(
+            *(
+                _mixed_client(
+                    i, lng, ports, tok, directory, owners, t0, measure_from, stop_at, result
+                )
+                for i, tok in enumerate(tokens)
+            )
+        )
+        return result
     interval = None if rate is None else len(tokens) / rate
     await asyncio.gather(
         *(
@@ -363,7 +523,21 @@ def _slow_flushes(log: Path | None, start: float, end: float) -> str:
     return f"{len(flushes)}/{max((ms for _, ms in flushes), default=0):.0f}"
 
 
-SCENARIOS = ("separate", "same-cells", "same-volume")
+def _mixed_line(res: Result) -> str:
+    """The ``mixed`` row's second line: p50/p99 per kind of write (the updates to Activated
+    also on their own), and the 409s met first."""
+    parts = []
+    for kind in ("create", "update", "to Activated", "delete"):
+        ms = [x * 1000 for x in res.by_kind.get(kind, [])]
+        of = "of which " if kind == "to Activated" else ""
+        parts.append(f"{of}{kind} {len(ms)} p50/p99 {_pct(ms, 50):.1f}/{_pct(ms, 99):.1f} ms")
+    line = f"  {', '.join(parts)}; 409 first: {res.first_409} of {len(res.latencies)} writes"
+    if res.reasons:
+        line += " (missing: " + "; ".join(f"{n} x {r}" for r, n in res.reasons.most_common()) + ")"
+    return line
+
+
+SCENARIOS = ("separate", "same-cells", "same-volume", "mixed")
 HEADER = (
     f"{'backend':<11}{'scenario':<13}{'clients':>8}{'offered':>8}{'writes/s':>10}{'p50 ms':>9}"
     f"{'p99 ms':>9}"
@@ -409,6 +583,8 @@ def main() -> int:
         scenario, _, rate = item.partition(":")
         if scenario not in SCENARIOS or not rate.replace(".", "", 1).isdigit() or not float(rate):
             parser.error(f"--paced: {item!r} is not scenario:writes/s (a positive number)")
+        if scenario == "mixed":
+            parser.error("--paced: the mixed scenario has saturating rows only")
         if scenario in args.scenarios.split(","):
             rows += [(scenario, n, float(rate)) for n in clients]
 
@@ -507,6 +683,8 @@ def main() -> int:
                     f"{cpu['other']:.0f}",
                     flush=True,
                 )
+                if scenario == "mixed":
+                    print(_mixed_line(res), flush=True)
         finally:
             for s in servers:
                 s.stop()
