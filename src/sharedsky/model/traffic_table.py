@@ -204,6 +204,9 @@ def _numeric(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
     if pd.api.types.is_bool_dtype(col):
         return np.full(len(col), np.nan), _present(col)
+    if pd.api.types.is_numeric_dtype(col):  # every cell a number or empty
+        values = col.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
+        return values, np.zeros(len(col), dtype=bool)
     values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     values = np.array(values, dtype=np.float64, copy=True)
     if col.dtype == object:  # booleans in a JSON column are not numbers
