@@ -46,3 +46,40 @@ def test_max_age_must_be_a_non_negative_number() -> None:
         _states().latest(25.0, max_age_s=-1.0)
     with pytest.raises(InvalidInput, match="max_age_s"):
         _states().latest(25.0, max_age_s=float("nan"))
+
+
+def test_traffic_frame_times_units_and_container_policy() -> None:
+    import pandas as pd
+
+    from sharedsky.units import FT_TO_M, KT_TO_MPS
+
+    t0 = 1_633_608_000.0
+    df = pd.DataFrame(
+        {
+            "timestamp": [t0, (t0 + 1) * 1000.0, t0 + 2],  # milliseconds decided row by row
+            "icao24": ["AbC", "AbC", "d"],
+            "latitude": [48.0, 95.0, None],  # a container: out of range and empty are kept
+            "longitude": [2.0, 2.0, 2.0],
+            "altitude": [1000.0, 1000.0, 1000.0],
+            "groundspeed": [100.0, -1.0, 100.0],
+            "track": [0.0, 0.0, 0.0],
+            "vertical_rate": [0.0, 0.0, 0.0],
+            "party": ["p", None, "q"],
+        }
+    )
+    s = TrackStates.from_traffic_frame(df)
+    assert s.t.tolist() == [t0, t0 + 1, t0 + 2]
+    assert s.track_id.tolist() == ["AbC", "AbC", "d"] and s.party.tolist() == ["p", "unknown", "q"]
+    assert s.lat[1] == 95.0 and s.gs_mps[1] == -KT_TO_MPS and s.alt_m[0] == 1000.0 * FT_TO_M
+    iso = ["2021-10-07T12:00:00Z", "2021-10-07T12:00:01", "2021-10-07T14:00:02+02:00"]
+    text = df.assign(timestamp=iso)  # naive text is UTC
+    assert TrackStates.from_traffic_frame(text).t.tolist() == [t0, t0 + 1, t0 + 2]
+    with pytest.raises(InvalidInput) as err:
+        TrackStates.from_traffic_frame(df.assign(altitude=["FL10", 1.0, 1.0]))
+    assert err.value.field == "altitude"
+    assert err.value.message == "altitude: row 1: not a number: 'FL10'"
+    with pytest.raises(InvalidInput) as err:
+        TrackStates.from_traffic_frame(df.assign(icao24=["a", None, "b"]))
+    assert err.value.field == "icao24" and "row 2" in err.value.message
+    with pytest.raises(InvalidInput, match="missing column track"):
+        TrackStates.from_traffic_frame(df.drop(columns=["track"]))

@@ -26,6 +26,7 @@ import numpy as np
 
 from sharedsky.analysis.tables import complete_rows
 from sharedsky.errors import InvalidInput
+from sharedsky.geo import haversine_m
 from sharedsky.tactical import DetectionParams, TrackStates, detect_conflicts
 from sharedsky.units import EARTH_RADIUS_M
 
@@ -238,10 +239,7 @@ def current_separation(
     lat = lat0 + dn / EARTH_RADIUS_M
     lon = np.radians(states.lon) + de / (EARTH_RADIUS_M * np.maximum(np.cos(lat0), 1e-9))
     alt = states.alt_m + states.vs_mps * age
-    dlat = lat[b] - lat[a]
-    dlon = lon[b] - lon[a]
-    h = np.sin(dlat / 2) ** 2 + np.cos(lat[a]) * np.cos(lat[b]) * np.sin(dlon / 2) ** 2
-    d = 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+    d = haversine_m(lat[a], lon[a], lat[b], lon[b], radians=True)
     return d, np.abs(alt[b] - alt[a])
 
 

@@ -8,7 +8,8 @@ above 1e11 being taken as milliseconds, or ISO 8601 text, a time without a zone 
 ``squawk``...) are ignored. ``timestamp``, ``icao24``, ``latitude`` and ``longitude`` are
 required columns; an absent kinematic column is unknown (NaN) on every row. Files are CSV,
 Parquet, JSON records (as pandas and ``traffic`` write them, gzip allowed) or JSON lines, the
-format chosen by the file name (:func:`read_table`).
+format chosen by the file name (:func:`read_table`). The rows are checked and converted by
+:func:`sharedsky.model.traffic_table.read_traffic_table` (``on_invalid="collect"``).
 
 The replay cuts the recording into time slices of ``step_s`` (1 s) of recording time and yields
 one :class:`~sharedsky.model.tracks.TrackBatch` per slice that holds rows, in SI units, at
@@ -27,7 +28,6 @@ earlier good row of the file. Empty kinematic cells are not errors: they stay Na
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 import time
@@ -43,7 +43,8 @@ import pandas as pd
 from sharedsky.errors import InvalidInput
 from sharedsky.feeds.base import FeedHealth
 from sharedsky.model.tracks import Reject, TrackBatch
-from sharedsky.units import FPM_TO_MPS, FT_TO_M, KT_TO_MPS, ensure_utc
+from sharedsky.model.traffic_table import TrafficTable, read_traffic_table
+from sharedsky.units import ensure_utc
 
 __all__ = [
     "ReplayProgress",
@@ -60,20 +61,6 @@ _SUFFIXES = {
     ".json.gz": "json",
     ".jsonl": "jsonl",
 }
-
-#: Numeric columns of a recording: (SI field, factor to SI, lowest, highest valid value).
-_NUMERIC: dict[str, tuple[str, float, float | None, float | None]] = {
-    "latitude": ("lat", 1.0, -90.0, 90.0),
-    "longitude": ("lon", 1.0, -180.0, 180.0),
-    "altitude": ("alt_m", FT_TO_M, None, None),
-    "groundspeed": ("gs_mps", KT_TO_MPS, 0.0, None),
-    "track": ("trk_deg", 1.0, None, None),
-    "vertical_rate": ("vs_mps", FPM_TO_MPS, None, None),
-}
-_REQUIRED = ("timestamp", "icao24", "latitude", "longitude")
-_MAX_ID_LEN = 64
-_MAX_RAW = 300
-
 
 def table_format(path: str | Path) -> str:
     """``"csv"``, ``"parquet"``, ``"json"`` or ``"jsonl"`` from the file name; anything else is
@@ -109,132 +96,6 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise InvalidInput(f"cannot read {p.name}: {exc}", "path") from exc
     except Exception as exc:  # pyarrow and the csv parser have their own error types
         raise InvalidInput(f"cannot read {p.name}: {type(exc).__name__}: {exc}", "path") from exc
-
-
-# -- per-row validation (vectorised; each bad row gets the reason of its first bad column) -----
-
-
-def _present(col: pd.Series) -> np.ndarray:
-    """Cells that hold something (not NaN/None, not blank text)."""
-    present = col.notna().to_numpy(copy=True)
-    if not pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
-        present &= col.astype(str).str.strip().ne("").to_numpy()
-    return present
-
-
-def _numeric(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Float values (NaN when empty) and a mask of cells that hold text that is not a number."""
-    if pd.api.types.is_bool_dtype(col):
-        return np.full(len(col), np.nan), _present(col)
-    values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-    values = np.array(values, dtype=np.float64, copy=True)
-    if col.dtype == object:  # booleans in a JSON column are not numbers
-        is_bool = col.map(lambda v: isinstance(v, bool)).to_numpy(dtype=bool)
-        values[is_bool] = np.nan
-    bad = _present(col) & np.isnan(values)
-    return values, bad
-
-
-def _timestamps(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Epoch seconds (NaN where unusable) and a mask of cells that are not a time."""
-    n = len(col)
-    if pd.api.types.is_datetime64_any_dtype(col.dtype):
-        s = col.dt.tz_convert("UTC") if getattr(col.dt, "tz", None) else col.dt.tz_localize("UTC")
-        ns = s.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
-        out = ns.astype(np.int64).astype(np.float64) / 1e9
-        out[np.isnat(ns)] = np.nan
-        return out, np.zeros(n, dtype=bool)
-    numbers, text = _numeric(col)
-    if text.any():
-        parsed = pd.to_datetime(col[text], errors="coerce", utc=True, format="mixed")
-        ns = parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
-        ok = ~np.isnat(ns)
-        idx = np.flatnonzero(text)
-        numbers[idx[ok]] = ns[ok].astype(np.int64).astype(np.float64) / 1e9
-        text[idx[ok]] = False
-    with np.errstate(invalid="ignore"):
-        numbers = np.where(np.abs(numbers) > 1e11, numbers / 1000.0, numbers)
-    return numbers, text
-
-
-def _raw_row(df: pd.DataFrame, k: int) -> str:
-    row = {str(c): v for c, v in df.iloc[k].items() if not (isinstance(v, float) and v != v)}
-    try:
-        text = json.dumps(row, default=str, separators=(",", ":"))
-    except (TypeError, ValueError):
-        text = repr(row)
-    return text[:_MAX_RAW]
-
-
-@dataclass(frozen=True)
-class _Validated:
-    ids: np.ndarray  # object array of str, good rows in file order
-    cols: dict[str, np.ndarray]  # SI field -> float64, good rows in file order
-    good_rows: np.ndarray  # 0-based file positions of the good rows
-    rejects: list[tuple[int, Reject]]  # (0-based file position, reject)
-
-
-def _validate(df: pd.DataFrame) -> _Validated:
-    missing = [c for c in _REQUIRED if c not in df.columns]
-    if missing:
-        raise InvalidInput(
-            f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
-            f"(have: {', '.join(map(str, df.columns))})",
-            "columns",
-        )
-    df = df.reset_index(drop=True)
-    n = len(df)
-    reason = np.full(n, None, dtype=object)
-    flagged = np.zeros(n, dtype=bool)
-
-    def flag(mask: np.ndarray, text: Callable[[int], str]) -> None:
-        new = mask & ~flagged
-        for k in np.flatnonzero(new):
-            reason[k] = text(int(k))
-        flagged[new] = True
-
-    ids_raw = df["icao24"]
-    id_text = ids_raw.astype(str).fillna("").str.strip().str.lower()
-    ids = id_text.to_numpy(dtype=object)
-    no_id = ~_present(ids_raw)
-    flag(no_id, lambda k: "icao24: missing aircraft address")
-    too_long = id_text.str.len().to_numpy(dtype=np.int64) > _MAX_ID_LEN
-    flag(too_long & ~no_id, lambda k: f"icao24: longer than {_MAX_ID_LEN} characters")
-
-    t, bad_t = _timestamps(df["timestamp"])
-    flag(bad_t, lambda k: f"timestamp: not a time: {str(df['timestamp'].iloc[k])[:40]!r}")
-    flag(~np.isfinite(t), lambda k: "timestamp: missing")
-
-    cols: dict[str, np.ndarray] = {"t": t}
-    for name, (field, factor, lo, hi) in _NUMERIC.items():
-        if name not in df.columns:
-            cols[field] = np.full(n, np.nan)
-            continue
-        values, bad = _numeric(df[name])
-        flag(bad, lambda k, c=name: f"{c}: not a number: {str(df[c].iloc[k])[:40]!r}")
-        with np.errstate(invalid="ignore"):
-            out = np.isinf(values)
-            if lo is not None:
-                out |= values < lo
-            if hi is not None:
-                out |= values > hi
-        flag(
-            out,
-            lambda k, c=name, lo=lo, hi=hi, v=values: f"{c}: {v[k]!r} outside [{lo}, {hi}]",
-        )
-        if name in _REQUIRED:
-            flag(np.isnan(values), lambda k, c=name: f"{c}: missing")
-        cols[field] = values * factor if factor != 1.0 else values
-
-    bad_rows = np.flatnonzero(flagged)
-    good = ~flagged
-    rejects = [(int(k), Reject(int(k) + 1, _raw_row(df, int(k)), str(reason[k]))) for k in bad_rows]
-    return _Validated(
-        ids=ids[good],
-        cols={f: np.ascontiguousarray(c[good]) for f, c in cols.items()},
-        good_rows=np.flatnonzero(good),
-        rejects=rejects,
-    )
 
 
 def _epoch(value: float | datetime | None, name: str) -> float | None:
@@ -329,11 +190,11 @@ class TableReplay:
         self._rejected = 0
         self._last_read: float | None = None
         self._running = False
-        self._prepare(_validate(frame), _epoch(start, "start"))
+        self._prepare(read_traffic_table(frame, on_invalid="collect"), _epoch(start, "start"))
 
     # -- preparation ----------------------------------------------------------------------------
-    def _prepare(self, v: _Validated, start: float | None) -> None:
-        t = v.cols["t"]
+    def _prepare(self, v: TrafficTable, start: float | None) -> None:
+        t = v.columns["t"]
         order = np.argsort(t, kind="stable")
         if start is None:
             start = float(t[order[0]]) if t.size else 0.0
@@ -341,17 +202,18 @@ class TableReplay:
         self.recording_start = float(start)
         self.recording_end = float(t[keep[-1]]) if keep.size else float(start)
         self.rows_total = int(keep.size)
-        self.tracks_total = int(np.unique(v.ids[keep]).size) if keep.size else 0
+        self.tracks_total = int(np.unique(v.track_id[keep]).size) if keep.size else 0
         self.rows_skipped = int(t.size - keep.size)
-        self._ids = v.ids[keep]
-        self._cols = {f: np.ascontiguousarray(c[keep]) for f, c in v.cols.items()}
+        self._ids = v.track_id[keep]
+        self._cols = {f: np.ascontiguousarray(c[keep]) for f, c in v.columns.items()}
         self._bins = np.floor((self._cols["t"] - start) / self.step_s).astype(np.int64)
         # Each reject rides with the nearest earlier good row of the file (bin 0 if none).
-        file_bin = np.zeros(v.good_rows.size, dtype=np.int64)
-        file_bin[:] = np.floor((v.cols["t"] - start) / self.step_s).clip(min=0)
+        file_bin = np.zeros(v.rows.size, dtype=np.int64)
+        file_bin[:] = np.floor((v.columns["t"] - start) / self.step_s).clip(min=0)
         self._reject_bins: dict[int, list[Reject]] = {}
-        for pos, rej in v.rejects:
-            j = int(np.searchsorted(v.good_rows, pos)) - 1
+        for rej in v.rejects:
+            pos = rej.index_or_line - 1  # rejects count rows from 1
+            j = int(np.searchsorted(v.rows, pos)) - 1
             b = int(file_bin[j]) if j >= 0 else 0
             self._reject_bins.setdefault(b, []).append(rej)
         self.rejects_total = len(v.rejects)

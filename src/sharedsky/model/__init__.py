@@ -23,10 +23,16 @@ from sharedsky.model.strategic import (
     UssAvailabilityState,
     Volume4D,
 )
+from sharedsky.model.traffic_table import (
+    TRAFFIC_COLUMNS,
+    TrafficTable,
+    read_traffic_table,
+)
 
 __all__ = [
     "NO_OVN_PHRASE",
     "NULL_SUBSCRIPTION_ID",
+    "TRAFFIC_COLUMNS",
     "Caller",
     "Circle",
     "ConstraintReference",
@@ -41,7 +47,9 @@ __all__ = [
     "SubscriberToNotify",
     "Subscription",
     "SubscriptionState",
+    "TrafficTable",
     "UssAvailability",
     "UssAvailabilityState",
     "Volume4D",
+    "read_traffic_table",
 ]

@@ -30,12 +30,17 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import numpy as np
 
 from sharedsky.errors import InvalidInput
+from sharedsky.model.traffic_table import (
+    TIME_COLUMN,
+    TRAFFIC_COLUMNS,
+    from_milliseconds,
+    time_value,
+)
 
 __all__ = [
     "NAMINGS",
@@ -58,21 +63,13 @@ NUMERIC_FIELDS: tuple[str, ...] = (
 )
 _REQUIRED_NUMERIC = ("t", "lat", "lon")
 
-_FT = 0.3048
-_KT = 1852.0 / 3600.0
-_FPM = 0.3048 / 60.0
-
 #: Wire naming -> {SI field: (wire name, factor to SI)}; track id names are tried in order.
+#: The ``traffic`` naming is :data:`~sharedsky.model.traffic_table.TRAFFIC_COLUMNS`'.
 NAMINGS: dict[str, dict[str, tuple[str, float]]] = {
     "si": {f: (f, 1.0) for f in NUMERIC_FIELDS},
     "traffic": {
-        "t": ("timestamp", 1.0),
-        "lat": ("latitude", 1.0),
-        "lon": ("longitude", 1.0),
-        "alt_m": ("altitude", _FT),
-        "gs_mps": ("groundspeed", _KT),
-        "trk_deg": ("track", 1.0),
-        "vs_mps": ("vertical_rate", _FPM),
+        "t": (TIME_COLUMN, 1.0),
+        **{col.field: (name, col.factor) for name, col in TRAFFIC_COLUMNS.items()},
         "pos_accuracy_m": ("pos_accuracy_m", 1.0),
         "vel_accuracy_mps": ("vel_accuracy_mps", 1.0),
     },
@@ -104,34 +101,6 @@ def _raw(record: Any) -> str:
     except (TypeError, ValueError):
         text = repr(record)
     return text[:_MAX_RAW]
-
-
-def _time_value(v: Any, name: str) -> float:
-    """One time value as epoch seconds; raises ValueError naming the field."""
-    if isinstance(v, bool):
-        raise ValueError(f"{name}: not a time: {v!r}")
-    if isinstance(v, int | float):
-        x = float(v)
-    elif isinstance(v, str):
-        try:
-            x = float(v)
-        except ValueError:
-            try:
-                d = datetime.fromisoformat(v.replace("Z", "+00:00"))
-            except ValueError as exc:
-                raise ValueError(f"{name}: not a time: {v[:40]!r}") from exc
-            if d.tzinfo is None:
-                raise ValueError(f"{name}: time {v[:40]!r} has no UTC offset") from None
-            x = d.timestamp()
-    elif isinstance(v, datetime):
-        if v.tzinfo is None:
-            raise ValueError(f"{name}: naive datetime (UTC-aware required)")
-        x = v.timestamp()
-    else:
-        raise ValueError(f"{name}: not a time: {v!r}")
-    if not math.isfinite(x):
-        raise ValueError(f"{name}: not finite")
-    return x / 1000.0 if abs(x) > 1e11 else x
 
 
 def _num_value(v: Any, name: str) -> float:
@@ -315,7 +284,7 @@ class TrackBatch:
                     arr = np.asarray(col, dtype=np.float64)
                 except (TypeError, ValueError):
                     arr = np.array([_safe_time(v, wire) for v in col], dtype=np.float64)
-                arr = np.where(np.abs(arr) > 1e11, arr / 1000.0, arr)
+                arr = from_milliseconds(arr)
             else:
                 try:
                     arr = np.asarray(
@@ -376,7 +345,7 @@ class TrackBatch:
                 raise TypeError(f)
             arr = np.array(vals, dtype=np.float64)  # None -> nan
             if f == "t":
-                arr = np.where(np.abs(arr) > 1e11, arr / 1000.0, arr)
+                arr = from_milliseconds(arr)
             elif factor != 1.0:
                 arr *= factor
             cols[f] = arr
@@ -408,7 +377,7 @@ class TrackBatch:
                     v = r.get(wire)
                     if f in _REQUIRED_NUMERIC and v is None:
                         raise ValueError(f"{wire}: missing")
-                    x = _time_value(v, wire) if f == "t" else _num_value(v, wire) * factor
+                    x = time_value(v, wire) if f == "t" else _num_value(v, wire) * factor
                     row.append(x)
             except ValueError as exc:
                 rejects.append(Reject(k, _raw(r), str(exc)))
@@ -461,6 +430,6 @@ class TrackBatch:
 
 def _safe_time(v: Any, name: str) -> float:
     try:
-        return _time_value(v, name)
+        return time_value(v, name)
     except ValueError:
         return math.nan

@@ -226,7 +226,8 @@ def prepare_states(
             lon0 = lon[k] * deg
             trk = trk_deg[k] * deg
             alt0 = alt_m[k]
-        # great-circle extrapolation by gs*age along the track
+        # great-circle extrapolation by gs*age along the track: sharedsky.geo.destination,
+        # inline (numba cannot call it), plus the final bearing at the new point
         delta = gs * age / earth_radius_m
         la = lat0
         lo = lon0
@@ -254,6 +255,7 @@ def prepare_states(
             if abs(vs) <= level_max_vs_mps and abs(alt - level) <= level_tolerance_m:
                 alt = level
                 vs = 0.0
+        # position in the Earth-centred frame: sharedsky.geo.ecef, inline
         sphi = math.sin(la)
         cphi = math.cos(la)
         slam = math.sin(lo)

@@ -1,8 +1,9 @@
 """Area proximity (predicted entry into protected volumes, crossing of lines) and conformance.
 
 Geometry: each volume or line has a reference point (its first vertex or centre); tracks and
-shapes are placed in a local plane there, ``x = R·Δλ·cos φ_ref`` (Δλ wrapped to [−180°, 180°),
-so shapes across the antimeridian work) and ``y = R·Δφ``, with R = 6 371 km. That plane is
+shapes are placed in a local plane there (:func:`sharedsky.geo.local_xy`),
+``x = R·Δλ·cos φ_ref`` (Δλ wrapped to [−180°, 180°), so shapes across the antimeridian work)
+and ``y = R·Δφ``, with R = 6 371 km. That plane is
 accurate for shapes up to a few hundred kilometres away from the poles; a track moves in it
 with constant velocity ``(gs·sin trk, gs·cos trk)`` after being extrapolated from its own time
 to ``now``. Vertical: ``alt + vs·τ`` inside the closed band ``[lower_m, upper_m]``. Time: the
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sharedsky.errors import InvalidInput
+from sharedsky.geo.geodesy import local_xy
 from sharedsky.tactical import _kernels
 from sharedsky.tactical.states import REQUIRED_FIELDS, TrackStates
 from sharedsky.units import EARTH_RADIUS_M
@@ -91,7 +93,7 @@ class ProtectedVolume:
         """Polygon vertices in the volume's local plane (m)."""
         lat0, lon0 = self.reference
         ring = np.asarray(self.polygon)
-        return _to_local(ring[:, 0], ring[:, 1], lat0, lon0)
+        return local_xy(ring[:, 0], ring[:, 1], lat0, lon0)
 
     def bound_m(self) -> float:
         """Radius (m) of a circle about the reference point containing the volume."""
@@ -110,15 +112,6 @@ class Line:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "points", _latlon_list(self.points, "points", 2))
-
-
-def _to_local(
-    lat: np.ndarray, lon: np.ndarray, lat0: float, lon0: float
-) -> tuple[np.ndarray, np.ndarray]:
-    dlon = (np.asarray(lon) - lon0 + 180.0) % 360.0 - 180.0
-    x = EARTH_RADIUS_M * np.radians(dlon) * math.cos(math.radians(lat0))
-    y = EARTH_RADIUS_M * np.radians(np.asarray(lat) - lat0)
-    return x, y
 
 
 @dataclass(frozen=True, eq=False)
@@ -286,10 +279,8 @@ def detect_area_proximity(
     vol = np.empty(total, dtype=np.int64)
     m = _kernels.band_pairs(first, last, by_lat.order, by_lat.lon, lon0, lim, pos, vol)
     trk, vol = idx_ok[pos[:m]], vol[:m]
-    # the same element-wise numbers as one volume at a time (see _to_local)
-    dlon = (mv.lon[trk] - lon0[vol] + 180.0) % 360.0 - 180.0
-    x = EARTH_RADIUS_M * np.radians(dlon) * coslat[vol]
-    y = EARTH_RADIUS_M * np.radians(mv.lat[trk] - lat0[vol])
+    # each pair in its volume's plane: the same element-wise numbers as one volume at a time
+    x, y = local_xy(mv.lat[trk], mv.lon[trk], lat0[vol], lon0[vol])
     x = x + mv.ve[trk] * mv.age[trk]
     y = y + mv.vn[trk] * mv.age[trk]
     near = np.hypot(x, y) <= bound[vol] + reach[trk] + 1.0
@@ -402,13 +393,13 @@ def detect_line_crossings(
     for li, line in enumerate(lines):
         pts = np.asarray(line.points)
         lat0, lon0 = float(pts[0, 0]), float(pts[0, 1])
-        lx, ly = _to_local(pts[:, 0], pts[:, 1], lat0, lon0)
+        lx, ly = local_xy(pts[:, 0], pts[:, 1], lat0, lon0)
         # a crossing puts the track on the line: |y − y_line| <= reach (y = R·Δφ + vn·τ')
         dlat = _band_deg(reach_max)
         sel = idx_ok[by_lat.band(float(pts[:, 0].min()) - dlat, float(pts[:, 0].max()) + dlat)]
         if not sel.size:
             continue
-        x, y = _to_local(mv.lat[sel], mv.lon[sel], lat0, lon0)
+        x, y = local_xy(mv.lat[sel], mv.lon[sel], lat0, lon0)
         ve, vn = mv.ve[sel], mv.vn[sel]
         x = x + ve * mv.age[sel]
         y = y + vn * mv.age[sel]
@@ -466,7 +457,7 @@ class Conformance:
 
 def _outside_distance(vol: ProtectedVolume, lat: float, lon: float) -> float:
     lat0, lon0 = vol.reference
-    x, y = _to_local(np.array([lat]), np.array([lon]), lat0, lon0)
+    x, y = local_xy(np.array([lat]), np.array([lon]), lat0, lon0)
     px, py = float(x[0]), float(y[0])
     if vol.center is not None:
         return max(0.0, math.hypot(px, py) - float(vol.radius_m or 0.0))

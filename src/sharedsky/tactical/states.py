@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from sharedsky.errors import InvalidInput
-from sharedsky.units import FPM_TO_MPS, FT_TO_M, KT_TO_MPS, ensure_utc
+from sharedsky.model.traffic_table import ALL_COLUMNS, as_pandas, read_traffic_table, time_column
+from sharedsky.units import ensure_utc
 
 __all__ = ["NUMERIC_FIELDS", "REQUIRED_FIELDS", "TrackStates"]
 
@@ -144,7 +145,7 @@ class TrackStates:
     @classmethod
     def from_frame(cls, frame: Any) -> TrackStates:
         """Build from a pandas DataFrame or pyarrow Table with the SI column names."""
-        df = _to_pandas(frame)
+        df = as_pandas(frame)
         missing = [c for c in ("track_id", "party", *REQUIRED_FIELDS) if c not in df.columns]
         if missing:
             raise InvalidInput(f"missing columns {missing}", "columns")
@@ -165,48 +166,32 @@ class TrackStates:
     ) -> TrackStates:
         """Build from an OpenSky / ``traffic`` table (pandas or pyarrow).
 
-        Columns: ``timestamp`` (datetime, tz-aware or naive meaning UTC, or epoch seconds; numbers
-        above 1e11 are taken as epoch milliseconds), ``icao24`` (the track id, or ``id_column``),
-        ``latitude``, ``longitude`` (deg), ``altitude`` [ft], ``groundspeed`` [kt], ``track`` [deg],
-        ``vertical_rate`` [ft/min], optional ``party_column`` (else ``default_party`` for every
-        row). Converted to SI here.
+        Columns: ``timestamp`` (datetime, tz-aware or naive meaning UTC, ISO text, or epoch
+        seconds; numbers above 1e11 are taken as epoch milliseconds), ``icao24`` (the track id,
+        or ``id_column``), ``latitude``, ``longitude`` (deg), ``altitude`` [ft], ``groundspeed``
+        [kt], ``track`` [deg], ``vertical_rate`` [ft/min], optional ``party_column`` (else
+        ``default_party`` for every row). Read by
+        :func:`~sharedsky.model.traffic_table.read_traffic_table` as a container: every column
+        required, any number accepted (out-of-range values and empty cells are left to
+        detection's policy), ids kept as they are; a missing id or a cell that is not a number
+        or a time raises :class:`~sharedsky.errors.InvalidInput`.
         """
-        df = _to_pandas(frame)
-        need = [
-            "timestamp",
-            id_column,
-            "latitude",
-            "longitude",
-            "altitude",
-            "groundspeed",
-            "track",
-            "vertical_rate",
-        ]
-        missing = [c for c in need if c not in df.columns]
-        if missing:
-            raise InvalidInput(f"missing columns {missing}", "columns")
-
-        def num(c: str) -> np.ndarray:
-            try:
-                return df[c].to_numpy(dtype=np.float64, na_value=np.nan)
-            except (TypeError, ValueError) as exc:
-                raise InvalidInput(f"must be numeric ({exc})", c) from exc
-
+        df = as_pandas(frame)
+        table = read_traffic_table(
+            df,
+            on_invalid="raise",
+            required=ALL_COLUMNS,
+            required_values=(id_column,),
+            id_column=id_column,
+            normalise_ids=False,
+            max_id_len=None,
+            check_ranges=False,
+        )
         if party_column in df.columns:
             party: Any = df[party_column].fillna(default_party).to_numpy()
         else:
             party = default_party
-        return cls.from_arrays(
-            track_id=df[id_column].to_numpy(),
-            party=party,
-            t=_time_column(df["timestamp"], "timestamp"),
-            lat=num("latitude"),
-            lon=num("longitude"),
-            alt_m=num("altitude") * FT_TO_M,
-            gs_mps=num("groundspeed") * KT_TO_MPS,
-            trk_deg=num("track"),
-            vs_mps=num("vertical_rate") * FPM_TO_MPS,
-        )
+        return cls.from_arrays(track_id=table.track_id, party=party, **table.columns)
 
     # -- views ------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -266,33 +251,8 @@ class TrackStates:
         )
 
 
-def _to_pandas(frame: Any) -> Any:
-    import pandas as pd
-
-    if isinstance(frame, pd.DataFrame):
-        return frame
-    if hasattr(frame, "to_pandas"):
-        return frame.to_pandas()
-    raise InvalidInput(f"expected a pandas DataFrame or pyarrow Table, got {type(frame)}", "frame")
-
-
 def _time_column(col: Any, field: str) -> np.ndarray:
-    import pandas as pd
-
-    if pd.api.types.is_datetime64_any_dtype(col.dtype):
-        s = col
-        if getattr(s.dt, "tz", None) is not None:
-            s = s.dt.tz_convert("UTC").dt.tz_localize(None)
-        ns = s.to_numpy(dtype="datetime64[ns]")
-        out = ns.astype(np.int64).astype(np.float64) / 1e9
-        out[np.isnat(ns)] = np.nan
-        return out
-    if col.dtype == object:
-        return np.array([_epoch_seconds(v, field) for v in col], dtype=np.float64)
-    try:
-        out = col.to_numpy(dtype=np.float64, na_value=np.nan)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"not a time column ({exc})", field) from exc
-    if np.nanmax(np.abs(out), initial=0.0) > 1e11:
-        out = out / 1000.0
-    return out
+    seconds, bad = time_column(col)
+    if bad.any():
+        raise InvalidInput(f"not a time: {col.iloc[int(np.flatnonzero(bad)[0])]!r}", field)
+    return seconds
