@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from sharedsky.geo.geodesy import destination
 from sharedsky.model.alerts import AlertInput, AlertKind, LiveLevel
 from sharedsky.services.live.config import ConfiguredLine
 from sharedsky.services.live.tracks import flag_names
@@ -42,7 +43,7 @@ from sharedsky.tactical import (
     detect_line_crossings,
 )
 from sharedsky.tactical.alerting import classify_arrays
-from sharedsky.units import EARTH_RADIUS_M, epoch_to_iso
+from sharedsky.units import epoch_to_iso
 
 __all__ = [
     "AreaSource",
@@ -166,19 +167,6 @@ def incomplete_candidate(cols: TrackColumns, k: int, now: float) -> Candidate:
     )
 
 
-def _destination(
-    lat: np.ndarray, lon: np.ndarray, trk_deg: np.ndarray, dist_m: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Great-circle destination points (degrees)."""
-    p = np.radians(lat)
-    lam = np.radians(lon)
-    th = np.radians(trk_deg)
-    d = dist_m / EARTH_RADIUS_M
-    p2 = np.arcsin(np.clip(np.sin(p) * np.cos(d) + np.cos(p) * np.sin(d) * np.cos(th), -1, 1))
-    l2 = lam + np.arctan2(np.sin(th) * np.sin(d) * np.cos(p), np.cos(d) - np.sin(p) * np.sin(p2))
-    return np.degrees(p2), (np.degrees(l2) + 180.0) % 360.0 - 180.0
-
-
 def _cpa_positions(states: TrackStates, c: Conflicts, now: float) -> list[list[float]]:
     """Both tracks' positions at each pair's CPA time, extrapolated along their great circles:
     rows ``0..m-1`` for the ``a`` tracks, ``m..2m-1`` for the ``b`` tracks (NaN where unknown)."""
@@ -187,7 +175,7 @@ def _cpa_positions(states: TrackStates, c: Conflicts, now: float) -> list[list[f
     tc = np.concatenate([c.t_cpa, c.t_cpa])
     dt = (now - states.t[rows]) + np.nan_to_num(tc)
     with np.errstate(invalid="ignore"):
-        clat, clon = _destination(
+        clat, clon = destination(
             states.lat[rows],
             states.lon[rows],
             np.nan_to_num(states.trk_deg[rows]),

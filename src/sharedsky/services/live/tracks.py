@@ -32,8 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sharedsky.geo.geodesy import haversine_m
 from sharedsky.model.tracks import NUMERIC_FIELDS, TrackBatch
-from sharedsky.units import EARTH_RADIUS_M
 
 __all__ = [
     "CARRIED_FIELDS",
@@ -65,16 +65,6 @@ class Plausibility:
 
 #: Fields whose last known value a partial report may carry forward (see the module docstring).
 CARRIED_FIELDS: tuple[str, ...] = tuple(f for f in NUMERIC_FIELDS if f not in ("t", "lat", "lon"))
-
-
-def _distance_m(
-    lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray
-) -> np.ndarray:
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp = p2 - p1
-    dl = np.radians(lon2 - lon1)
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2.0 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
 _COLS = (*NUMERIC_FIELDS, "received")
@@ -159,7 +149,7 @@ class PartyTracks:
             flags[t > now + rules.future_tolerance_s] |= FLAG_FUTURE
             has_prev = ~np.isnan(prev_t)
             if has_prev.any():
-                d = _distance_m(prev_lat, prev_lon, lat, lon)
+                d = haversine_m(prev_lat, prev_lon, lat, lon)
                 limit = rules.jump_tolerance_m + rules.max_speed_mps * np.abs(t - prev_t)
                 flags[has_prev & (d > limit)] |= FLAG_JUMP
         apply = last & ~stale

@@ -9,17 +9,16 @@ the shape's reference point.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from sharedsky.geo.geodesy import ecef, local_xy
 from sharedsky.services.live.candidates import AreaSource
 from sharedsky.services.live.config import ConfiguredLine, ConfiguredVolume
 from sharedsky.tactical import ProtectedVolume
-from sharedsky.units import EARTH_RADIUS_M
 
 __all__ = ["OwnShape", "own_shapes", "visible_rows"]
 
@@ -52,25 +51,11 @@ def own_shapes(
     return shapes
 
 
-def _ecef(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    p, lam = np.radians(lat), np.radians(lon)
-    return EARTH_RADIUS_M * np.column_stack(
-        [np.cos(p) * np.cos(lam), np.cos(p) * np.sin(lam), np.sin(p)]
-    )
-
-
-def _local(lat: np.ndarray, lon: np.ndarray, lat0: float, lon0: float) -> tuple[Any, Any]:
-    dlon = (np.asarray(lon) - lon0 + 180.0) % 360.0 - 180.0
-    x = EARTH_RADIUS_M * np.radians(dlon) * math.cos(math.radians(lat0))
-    y = EARTH_RADIUS_M * np.radians(np.asarray(lat) - lat0)
-    return x, y
-
-
 def _geometry(shape: OwnShape, lat0: float, lon0: float) -> Any:
     import shapely
 
     if shape.line is not None:
-        lx, ly = _local(shape.line[:, 0], shape.line[:, 1], lat0, lon0)
+        lx, ly = local_xy(shape.line[:, 0], shape.line[:, 1], lat0, lon0)
         return shapely.linestrings(lx, ly)
     vol = shape.volume
     assert vol is not None
@@ -98,15 +83,15 @@ def visible_rows(
         olat, olon = lat[others], lon[others]
         mine = np.flatnonzero(own)
         if mine.size:
-            tree = cKDTree(_ecef(lat[mine], lon[mine]))
-            d, _ = tree.query(_ecef(olat, olon), k=1, distance_upper_bound=visibility_m)
+            tree = cKDTree(ecef(lat[mine], lon[mine]))
+            d, _ = tree.query(ecef(olat, olon), k=1, distance_upper_bound=visibility_m)
             near[others[np.isfinite(d)]] = True
         for shape in shapes:
             rest = np.flatnonzero(~near[others])
             if rest.size == 0:
                 break
             lat0, lon0 = shape.reference
-            x, y = _local(olat[rest], olon[rest], lat0, lon0)
+            x, y = local_xy(olat[rest], olon[rest], lat0, lon0)
             geom = _geometry(shape, lat0, lon0)
             hit = shapely.distance(shapely.points(x, y), geom) <= visibility_m
             near[others[rest[hit]]] = True
