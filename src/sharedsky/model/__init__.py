@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sharedsky.model.events import SYSTEM_ACTOR, EntityType, Event, Operation, RecordedEvent
 from sharedsky.model.strategic import (
     NO_OVN_PHRASE,
     NULL_SUBSCRIPTION_ID,
@@ -27,17 +28,22 @@ from sharedsky.model.strategic import (
 __all__ = [
     "NO_OVN_PHRASE",
     "NULL_SUBSCRIPTION_ID",
+    "SYSTEM_ACTOR",
     "Caller",
     "Circle",
     "ConstraintReference",
+    "EntityType",
+    "Event",
     "LatLng",
     "NewSubscription",
+    "Operation",
     "OperationalIntentReference",
     "OperationalIntentState",
     "Polygon",
     "PutConstraint",
     "PutOperationalIntent",
     "PutSubscription",
+    "RecordedEvent",
     "SubscriberToNotify",
     "Subscription",
     "SubscriptionState",
