@@ -91,6 +91,7 @@ from sharedsky.errors import InvalidInput, NotFound, SharedskyError, reject_nul
 from sharedsky.feeds.base import Feed, FeedHealth
 from sharedsky.geo.outline import cells_outline
 from sharedsky.model.alerts import Alert, AlertInput, AlertKind, AlertStatus, LiveLevel
+from sharedsky.model.events import SYSTEM_ACTOR, EntityType, Event, Operation
 from sharedsky.model.tracks import NUMERIC_FIELDS, Reject, TrackBatch
 from sharedsky.services.live.config import LiveConfig
 from sharedsky.services.live.tracks import PartyTracks, Plausibility, flag_names
@@ -117,7 +118,6 @@ __all__ = [
 
 log = logging.getLogger("sharedsky.live")
 
-SYSTEM_ACTOR = "sharedsky"
 _STATE_FIELDS = (
     "party",
     "t",
@@ -1463,13 +1463,13 @@ class LiveService:
             pending, self._pending_events = self._pending_events, []
         if not pending:
             return 0
-        rows = [
-            (datetime.fromtimestamp(t, UTC), actor, op, et, eid, payload)
-            for t, actor, op, et, eid, payload in pending
+        events = [
+            Event(EntityType(et), eid, Operation(op), actor, p, datetime.fromtimestamp(t, UTC))
+            for t, actor, op, et, eid, p in pending
         ]
         try:
             with self.store.write() as tx:
-                tx.append_events(rows)
+                tx.append_events(events)
         except SharedskyError as exc:
             log.error("cannot append %d live events: %s (kept for retry)", len(pending), exc)
             with self._events_lock:
