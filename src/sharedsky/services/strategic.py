@@ -24,7 +24,8 @@ busy area's locks short (PostgreSQL, an Accepted intent without subscriptions): 
 are taken, (2) has already happened on a snapshot read without them, and (3) writes only if
 every row that read saw is still the same (a fingerprint compared under the locks); otherwise it
 writes nothing and the write runs again as above. Either way, the write is checked against the
-state under the locks.
+state under the locks. The rules are decided here; which plan a backend follows for that write
+is the store's (:meth:`~sharedsky.store.StrategicTx.write_unsubscribed_oir`).
 
 **A USS marked Down** (USS availability) keeps its Accepted intents out of others' keys, and
 may not make an intent Accepted or Activated, nor delete one, until it is available again

@@ -7,13 +7,14 @@ statements sent at driver level).
 
 Column lists come from the tables (:mod:`sharedsky.store.tables`) and the record's row form
 (:mod:`sharedsky.store.events`), never written out by hand. The rows of a write's context are
-read by column name: :data:`CONTEXT_COLUMNS` is the one list of their columns, in order, and
-:func:`context_row` names a row's values.
+read by the positions of their columns in :data:`CONTEXT_COLUMNS`, the one list of them
+(:func:`oir_of_context`, :data:`KIND`, :data:`ID`, :data:`CELLS`, :data:`AVAILABILITY`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import text
@@ -21,17 +22,22 @@ from sqlalchemy.sql.elements import TextClause
 
 from sharedsky.store import events, pg_batch
 from sharedsky.store import tables as t
+from sharedsky.store.records import OirRecord, from_us
 
 __all__ = [
+    "AVAILABILITY",
+    "CELLS",
     "CONTEXT_COLUMNS",
+    "ID",
+    "KIND",
     "LOCK_SQL",
     "PG_BATCH",
     "SQL",
     "TRY_LOCK_SQL",
     "PgBatchSql",
     "Sql",
-    "context_row",
     "fingerprint",
+    "oir_of_context",
 ]
 
 LOCK_SQL = text(
@@ -55,9 +61,51 @@ intersecting intent; 2: the writer's availability), the intent's row, its cells,
 manager's availability."""
 
 
-def context_row(row: Sequence[Any]) -> dict[str, Any]:
-    """A context row's values by column name (:data:`CONTEXT_COLUMNS`)."""
-    return dict(zip(CONTEXT_COLUMNS, row, strict=True))
+# Positions in a context row of the columns read one by one.
+KIND = CONTEXT_COLUMNS.index("kind")
+ID = CONTEXT_COLUMNS.index("id")
+CELLS = CONTEXT_COLUMNS.index("cells")
+AVAILABILITY = CONTEXT_COLUMNS.index("availability")
+
+# The intent's columns in the order oir_of_context unpacks them, and their positions.
+_OIR_FIELDS = (
+    "id", "manager", "version", "state", "ovn", "uss_base_url", "subscription_id",
+    "altitude_lower_m", "altitude_upper_m", "start_us", "end_us", "updated_us",
+)  # fmt: skip
+_OIR_AT = itemgetter(*(CONTEXT_COLUMNS.index(c) for c in _OIR_FIELDS))
+
+
+def oir_of_context(row: Sequence[Any], cells: frozenset[int] = frozenset()) -> OirRecord:
+    """The intent of a context row (:data:`CONTEXT_COLUMNS`), with ``cells``."""
+    (
+        entity_id,
+        manager,
+        version,
+        state,
+        ovn,
+        uss_base_url,
+        subscription_id,
+        altitude_lower_m,
+        altitude_upper_m,
+        start_us,
+        end_us,
+        updated_us,
+    ) = _OIR_AT(row)
+    return OirRecord(
+        id=entity_id,
+        manager=manager,
+        version=version,
+        state=state,
+        ovn=ovn,
+        uss_base_url=uss_base_url,
+        subscription_id=subscription_id,
+        altitude_lower_m=altitude_lower_m,
+        altitude_upper_m=altitude_upper_m,
+        time_start=from_us(start_us),
+        time_end=from_us(end_us),
+        updated=from_us(updated_us),
+        cells=cells,
+    )
 
 
 def _in_cells(dialect: str, param: str) -> str:

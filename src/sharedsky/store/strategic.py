@@ -36,13 +36,16 @@ from sharedsky.store import events as record_table
 from sharedsky.store import pg_batch
 from sharedsky.store import tables as t
 from sharedsky.store.intent_sql import (
-    CONTEXT_COLUMNS,
+    AVAILABILITY,
+    CELLS,
+    ID,
+    KIND,
     LOCK_SQL,
     PG_BATCH,
     SQL,
     TRY_LOCK_SQL,
-    context_row,
     fingerprint,
+    oir_of_context,
 )
 from sharedsky.store.records import (
     AvailabilityRecord,
@@ -65,8 +68,6 @@ OirRead = tuple[OirRecord | None, list[tuple[OirRecord, str | None]], str | None
 intersect it with their managers' availability (by id), and the writer's availability."""
 
 _PQ_IDLE = TransactionStatus.IDLE
-_ID = CONTEXT_COLUMNS.index("id")
-_AVAILABILITY = CONTEXT_COLUMNS.index("availability")
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,13 +267,8 @@ class StrategicTx:
             rows = pg_batch.run(self._driver, [(PG_BATCH.query_oirs, params)])[0]
         else:
             rows = list(self._conn.execute(self._sql.query_oirs, params).all())
-        rows.sort(key=lambda r: r[_ID])
-        return [(self._oir_row(r), r[_AVAILABILITY]) for r in rows]
-
-    @staticmethod
-    def _oir_row(r: Sequence[Any], cells: frozenset[int] = frozenset()) -> OirRecord:
-        """The intent of a context row (:data:`~sharedsky.store.intent_sql.CONTEXT_COLUMNS`)."""
-        return oir_record(context_row(r), cells)
+        rows.sort(key=lambda r: r[ID])
+        return [(oir_of_context(r), r[AVAILABILITY]) for r in rows]
 
     def oir_write_context(
         self,
@@ -330,17 +326,16 @@ class StrategicTx:
         found: list[tuple[OirRecord, str | None]] = []
         mine: str | None = None
         for r in rows:
-            row = context_row(r)
-            kind = row["kind"]
+            kind = r[KIND]
             if kind == 0:
-                raw = row["cells"]
+                raw = r[CELLS]
                 own = raw if self._pg else orjson.loads(raw) if raw else ()
-                old = oir_record(row, frozenset(own or ()))
+                old = oir_of_context(r, frozenset(own or ()))
             elif kind == 1:
-                if row["id"] != entity_id:
-                    found.append((oir_record(row), row["availability"]))
+                if r[ID] != entity_id:
+                    found.append((oir_of_context(r), r[AVAILABILITY]))
             elif kind == 2:
-                mine = row["availability"]
+                mine = r[AVAILABILITY]
         found.sort(key=lambda x: x[0].id)
         return old, found, mine
 
