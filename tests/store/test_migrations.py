@@ -6,12 +6,15 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import create_engine, inspect
 
 from sharedsky.errors import InvalidInput
 from sharedsky.model.events import SYSTEM_ACTOR, EntityType, Event, Operation, RecordedEvent
 from sharedsky.record import EVENT_COLUMNS
 from sharedsky.store import open_store
+from sharedsky.store.engine import MIGRATIONS_DIR
 
 EXPECTED_TABLES = {
     "alembic_version",
@@ -91,6 +94,36 @@ def test_events_keep_their_claimed_time_and_order(db_url: str) -> None:
         assert read[0].id < read[1].id
         assert read[1].claimed_time == claimed and read[0].claimed_time is None
         assert isinstance(read[1].operation, Operation) and read[1].entity_type == "live_alert"
+    finally:
+        store.close()
+
+
+def test_the_claimed_time_migration_keeps_the_rows_both_ways(db_url: str) -> None:
+    now = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    store = open_store(db_url)
+    try:
+        with store.write() as tx:
+            tx.append_event(Event(EntityType.REPORT, "r1", Operation.CREATE, "uss1", {"a": 1}, now))
+        with store.read() as tx:
+            before = tx.events()
+    finally:
+        store.close()
+    engine = create_engine(db_url)
+    try:
+        for revision, migrate in (("0001_strategic", command.downgrade), ("head", command.upgrade)):
+            with engine.begin() as conn:
+                cfg = Config()
+                cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+                cfg.attributes["connection"] = conn
+                migrate(cfg, revision)
+            columns = [c["name"] for c in inspect(engine).get_columns("events")]
+            assert ("claimed_time" in columns) == (revision == "head")
+    finally:
+        engine.dispose()
+    store = open_store(db_url)
+    try:
+        with store.read() as tx:
+            assert tx.events() == before
     finally:
         store.close()
 
