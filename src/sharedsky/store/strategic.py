@@ -462,8 +462,8 @@ class StrategicTx:
     ) -> tuple[T, list[tuple[str, str]]] | None:
         """The write of an intent that attaches no subscription, decided by ``decide`` on what
         it reads (the intent, the intersecting intents of ``cells`` in altitude and time, the
-        availabilities), with the plan of the backend; as the first call of the transaction,
-        which it ends.
+        availabilities), with the plan of the backend; the first call of the transaction (on
+        PostgreSQL the write commits it, in its own round trip).
 
         ``decide`` raises to refuse, returns None to leave the write to the caller's general
         path, or returns the write and a value of its own. Returns that value with the
