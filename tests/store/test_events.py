@@ -19,11 +19,11 @@ def test_the_table_is_the_row_form_of_an_event() -> None:
 
 
 def test_the_embedded_insert_fills_every_column_plain_or_guarded() -> None:
-    columns = ", ".join(EVENT_COLUMNS)
+    into = f"INSERT INTO {t.events.name} ({', '.join(EVENT_COLUMNS)})"
     values = ", ".join(f":{c}" for c in EVENT_COLUMNS)
-    assert events.pg_insert_sql() == f"INSERT INTO events ({columns}) VALUES ({values})"
+    assert events.pg_insert_sql() == f"{into} VALUES ({values})"
     assert events.pg_insert_sql(only_if="EXISTS (SELECT 1 FROM w)") == (
-        f"INSERT INTO events ({columns}) SELECT {values} WHERE EXISTS (SELECT 1 FROM w)"
+        f"{into} SELECT {values} WHERE EXISTS (SELECT 1 FROM w)"
     )
     # the columns the server cannot type from a bare parameter in INSERT ... SELECT
     assert {b.key for b in events.PG_BINDS} == {"time", "payload", "claimed_time"}
