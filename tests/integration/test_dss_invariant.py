@@ -11,8 +11,8 @@ write, so keys are often stale and the DSS must refuse them.
 
 Two checks:
 * history: the server's append-only event table gives the commit order of the writes; replaying
-  it, every acknowledged write must have presented the then-current OVN of every other live
-  intent (all of them intersect);
+  it (:func:`sharedsky.record.replay_intents`), every acknowledged write must have presented the
+  then-current OVN of every other live intent (all of them intersect);
 * final state: what the DSS holds equals what the owners were acknowledged, and for every pair of
   live intents the later of the two final writes presented the other's OVN.
 """
@@ -29,6 +29,9 @@ from typing import Any
 
 import pytest
 
+from sharedsky.model.events import RecordedEvent
+from sharedsky.record import replay_intents
+from sharedsky.store import open_store
 from sharedsky.testing import DssClient, ServerProcess, box_volume, mint_token
 
 pytestmark = pytest.mark.slow
@@ -116,52 +119,34 @@ def _client_run(
             c.close()
 
 
-def _event_rows(db_url: str) -> list[dict[str, Any]]:
-    """The event table in commit order, as plain dicts."""
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(db_url)
+def _recorded_events(db_url: str) -> list[RecordedEvent]:
+    """The record (the event table) in commit order."""
+    store = open_store(db_url, upgrade=False)
     try:
-        with engine.connect() as conn:
-            rows = conn.execute(text("SELECT * FROM events ORDER BY id")).mappings().all()
-            return [dict(r) for r in rows]
+        with store.read() as tx:
+            return tx.events()
     finally:
-        engine.dispose()
+        store.close()
 
 
-def _replay_history(events: list[dict[str, Any]], history: History) -> int:
-    """Replay the committed writes in order and check each presented every live OVN.
+def _replay_history(events: list[RecordedEvent], history: History) -> int:
+    """Replay the committed writes in order (:func:`sharedsky.record.replay_intents`) and check
+    each presented every live OVN, with what its client was acknowledged.
 
     Returns the number of operational-intent writes checked.
     """
-    import json
-
-    live: dict[str, str] = {}  # entity -> current OVN
-    checked = 0
-    for event in events:
-        if event.get("entity_type") != "operational_intent_reference":
-            continue
-        payload = event.get("payload") or {}
-        if isinstance(payload, str):
-            payload = json.loads(payload)
-        entity_id = str(event["entity_id"])
-        operation = str(event["operation"])
-        ovn = payload.get("ovn")
-        if operation.startswith("delete"):
-            live.pop(entity_id, None)
-            continue
-        if ovn is None:
-            continue
-        write = history.writes.get(ovn)
-        assert write is not None, f"committed write {ovn} of {entity_id} was never acknowledged"
-        others = {e: o for e, o in live.items() if e != entity_id}
-        missing = {e for e, o in others.items() if o not in write.key}
-        assert not missing, (
-            f"write of {entity_id} (ovn {ovn}) committed without the current OVNs of {missing}"
+    replay = replay_intents(events)
+    for checked in replay.writes:
+        write = history.writes.get(checked.ovn)
+        assert write is not None, (
+            f"committed write {checked.ovn} of {checked.entity_id} was never acknowledged"
         )
-        live[entity_id] = ovn
-        checked += 1
-    return checked
+        assert checked.key == write.key, f"the record of {checked.ovn} holds another key"
+        # every intent here intersects every other: each live one was required
+        assert set(checked.required) == checked.live, checked
+    missing = {(w.event_id, w.entity_id, w.ovn): sorted(w.missing) for w in replay.violations}
+    assert not missing, f"writes committed without the current OVNs of intents: {missing}"
+    return len(replay.writes)
 
 
 @pytest.mark.parametrize(
@@ -196,7 +181,7 @@ def test_no_intent_accepted_without_current_ovns(
         assert len(history.writes) >= CLIENTS, "too few writes went through to prove anything"
 
         # history: replay the committed order
-        checked = _replay_history(_event_rows(db_url), history)
+        checked = _replay_history(_recorded_events(db_url), history)
         assert checked == len(history.writes)
 
         # final state: equals the owners' knowledge; later final write saw the other's OVN

@@ -13,8 +13,9 @@ def test_exported_members_are_pinned() -> None:
     assert sorted(sharedsky.store.__all__) == [
         "AvailabilityRecord",
         "ConstraintRecord",
-        "EventRecord",
+        "OirRead",
         "OirRecord",
+        "OirWrite",
         "Store",
         "StrategicTx",
         "SubscriptionRecord",

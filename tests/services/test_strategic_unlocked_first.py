@@ -19,6 +19,7 @@ import pytest
 from sharedsky.errors import AirspaceConflict, Conflict
 from sharedsky.geo import cover_volumes
 from sharedsky.model import UssAvailabilityState, Volume4D
+from sharedsky.model.events import EntityType, RecordedEvent
 from sharedsky.model.strategic import SCOPE_AVAILABILITY_ARBITRATION, Caller
 from sharedsky.services import StrategicService
 from sharedsky.store import Store, open_store
@@ -98,6 +99,11 @@ def _ovn_of(store: Store, entity_id: str) -> str | None:
     return rec.ovn if rec else None
 
 
+def _events(store: Store, entity_id: str) -> list[RecordedEvent]:
+    with store.read() as tx:
+        return tx.events(EntityType.OPERATIONAL_INTENT_REFERENCE, entity_id)
+
+
 def test_free_areas_lock_at_once_and_busy_ones_write_guarded(
     pg_svc: tuple[StrategicService, Store], spy: PathSpy
 ) -> None:
@@ -114,6 +120,9 @@ def test_free_areas_lock_at_once_and_busy_ones_write_guarded(
     spy.hold(store, vol())
     neighbour, _ = svc.put_operational_intent(b, None, oir_params(vol(), key=(updated.ovn,)), USS2)
     assert spy.guarded == [True] and spy.locked_reads == 0
+    (event,) = _events(store, b)  # the guarded write's event, from the record's row form
+    assert (event.operation, event.actor, event.claimed_time) == ("create", "uss2", None)
+    assert event.payload["ovn"] == neighbour.ovn and event.payload["key"] == [updated.ovn]
     spy.hold(store, vol())
     again, _ = svc.put_operational_intent(
         a, updated.ovn, oir_params(vol(lo=10.0), key=(neighbour.ovn,)), USS1
@@ -146,6 +155,7 @@ def test_a_neighbour_updated_after_the_read_refuses_the_stale_key(
     assert [o.id for o in refused.value.missing_operational_intents] == [b]
     assert spy.guarded == [False] and spy.locked_reads == 1
     assert _ovn_of(store, a) is None
+    assert _events(store, a) == []  # no event for the write that did not happen
 
 
 def test_a_new_intersecting_intent_after_the_read_is_missing_from_the_key(

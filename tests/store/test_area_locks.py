@@ -13,6 +13,7 @@ import pytest
 from sharedsky.errors import StorageError
 from sharedsky.geo import cover_outline, parent_cells
 from sharedsky.model import LatLng, Polygon
+from sharedsky.model.events import EntityType, Event, Operation
 from sharedsky.store import Store, TransientStorageError, open_store
 
 
@@ -168,7 +169,7 @@ def test_sqlite_writer_waits_for_another_process_then_writes(
         started = time.perf_counter()
         now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
         with store.write() as tx:
-            tx.append_event(now, "uss1", "create", "report", "r1", {})
+            tx.append_event(Event(EntityType.REPORT, "r1", Operation.CREATE, "uss1", {}, now))
         waited = time.perf_counter() - started
         assert 0.25 < waited < 2.0
         with store.read() as tx:
@@ -177,7 +178,7 @@ def test_sqlite_writer_waits_for_another_process_then_writes(
         monkeypatch.setattr(engine_module, "SQLITE_BUSY_TIMEOUT_MS", 200)
         other.execute("BEGIN IMMEDIATE")
         with pytest.raises(StorageError, match="busy"), store.write() as tx:
-            tx.append_event(now, "uss1", "create", "report", "r2", {})
+            tx.append_event(Event(EntityType.REPORT, "r2", Operation.CREATE, "uss1", {}, now))
         other.execute("ROLLBACK")
         with store.read() as tx:
             assert [e.entity_id for e in tx.events()] == ["r1"]
@@ -195,7 +196,9 @@ def test_sqlite_writers_of_one_process_queue_in_turn(sqlite_url: str) -> None:
         try:
             for n in range(20):
                 with store.write() as tx:
-                    tx.append_event(now, f"uss{k}", "create", "report", f"r{k}-{n}", {})
+                    tx.append_event(
+                        Event(EntityType.REPORT, f"r{k}-{n}", Operation.CREATE, f"uss{k}", {}, now)
+                    )
         except BaseException as exc:  # reported below
             errors.append(exc)
 

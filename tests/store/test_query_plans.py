@@ -18,8 +18,8 @@ import pytest
 from psycopg import sql as pg_sql
 
 from sharedsky.store import open_store
+from sharedsky.store.intent_sql import PG_BATCH
 from sharedsky.store.pg_batch import Statement
-from sharedsky.store.strategic import _PG_BATCH
 
 pytestmark = pytest.mark.postgres
 
@@ -109,7 +109,7 @@ def test_an_area_query_reads_each_cell_row_at_most_once(
     busy: psycopg.Connection[Any],
 ) -> None:
     cells = [16 * 7 + k for k in range(CELLS_EACH)]  # the cells of intent i7
-    plan = _explain(busy, _PG_BATCH.query_oirs, _area(cells))
+    plan = _explain(busy, PG_BATCH.query_oirs, _area(cells))
     assert _rows_read(plan, "operational_intent_cells") <= N_INTENTS * CELLS_EACH
 
 
@@ -118,7 +118,7 @@ def test_an_intent_write_context_reads_each_cell_row_at_most_once(
 ) -> None:
     cells = [16 * 7 + k for k in range(CELLS_EACH)]
     params = _area(cells) | {"id": "i7", "me": "uss1"}
-    plan = _explain(busy, _PG_BATCH.context[True], params)
+    plan = _explain(busy, PG_BATCH.context[True], params)
     # two parts read the cells: the intent's own and the area's
     assert _rows_read(plan, "operational_intent_cells") <= 2 * N_INTENTS * CELLS_EACH
 
@@ -127,7 +127,7 @@ def test_the_subscribers_of_a_write_are_found_from_the_cells(
     busy: psycopg.Connection[Any],
 ) -> None:
     cells = [16 * 7 + k for k in range(CELLS_EACH)]
-    sql = _PG_BATCH.write[False]
+    sql = PG_BATCH.write[False]
     params: dict[str, Any] = {
         "id": "i7",
         "manager": "uss1",
@@ -147,7 +147,9 @@ def test_the_subscribers_of_a_write_are_found_from_the_cells(
         "actor": "uss1",
         "operation": "update",
         "entity_type": "operational_intent_reference",
+        "entity_id": "i7",
         "payload": "{}",
+        "claimed_time": None,
         "notify": cells,
         "n_start": NOW_US,
         "n_end": NOW_US + 3_600_000_000,

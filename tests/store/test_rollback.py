@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from sharedsky.geo import cover_outline
 from sharedsky.model import LatLng, Polygon
+from sharedsky.model.events import EntityType, Event, Operation
 from sharedsky.store import Store, open_store
 
 
@@ -35,7 +36,7 @@ def _write_then_raise(store: Store, cells: frozenset[int], now: datetime) -> Non
         tx.oir_write_context(
             "i1", "uss1", cells, 0.0, 100.0, now, now + timedelta(hours=1), lock=cells
         )
-        tx.append_event(now, "uss1", "create", "report", "rolled-back", {})
+        tx.append_event(Event(EntityType.REPORT, "rolled-back", Operation.CREATE, "uss1", {}, now))
         raise Refused
 
 
@@ -49,7 +50,7 @@ def test_a_transaction_that_raises_leaves_nothing(db_url: str) -> None:
             tx.oir_write_context(
                 "i1", "uss1", cells, 0.0, 100.0, now, now + timedelta(hours=1), lock=cells
             )
-            tx.append_event(now, "uss1", "create", "report", "kept", {})
+            tx.append_event(Event(EntityType.REPORT, "kept", Operation.CREATE, "uss1", {}, now))
         with store.read() as tx:
             assert [e.entity_id for e in tx.events()] == ["kept"]
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sharedsky.model.events import SYSTEM_ACTOR, EntityType, Event, Operation, RecordedEvent
 from sharedsky.model.strategic import (
     NO_OVN_PHRASE,
     NULL_SUBSCRIPTION_ID,
@@ -32,18 +33,23 @@ from sharedsky.model.traffic_table import (
 __all__ = [
     "NO_OVN_PHRASE",
     "NULL_SUBSCRIPTION_ID",
+    "SYSTEM_ACTOR",
     "TRAFFIC_COLUMNS",
     "Caller",
     "Circle",
     "ConstraintReference",
+    "EntityType",
+    "Event",
     "LatLng",
     "NewSubscription",
+    "Operation",
     "OperationalIntentReference",
     "OperationalIntentState",
     "Polygon",
     "PutConstraint",
     "PutOperationalIntent",
     "PutSubscription",
+    "RecordedEvent",
     "SubscriberToNotify",
     "Subscription",
     "SubscriptionState",

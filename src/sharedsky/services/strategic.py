@@ -24,7 +24,8 @@ busy area's locks short (PostgreSQL, an Accepted intent without subscriptions): 
 are taken, (2) has already happened on a snapshot read without them, and (3) writes only if
 every row that read saw is still the same (a fingerprint compared under the locks); otherwise it
 writes nothing and the write runs again as above. Either way, the write is checked against the
-state under the locks.
+state under the locks. The rules are decided here; which plan a backend follows for that write
+is the store's (:meth:`~sharedsky.store.StrategicTx.write_unsubscribed_oir`).
 
 **A USS marked Down** (USS availability) keeps its Accepted intents out of others' keys, and
 may not make an intent Accepted or Activated, nor delete one, until it is available again
@@ -72,6 +73,7 @@ from sharedsky.geo import (
     cover_volumes,
     parent_cells,
 )
+from sharedsky.model.events import EntityType, Event, Operation
 from sharedsky.model.strategic import (
     NO_OVN_PHRASE,
     NULL_SUBSCRIPTION_ID,
@@ -93,7 +95,9 @@ from sharedsky.model.strategic import (
 from sharedsky.store import (
     AvailabilityRecord,
     ConstraintRecord,
+    OirRead,
     OirRecord,
+    OirWrite,
     Store,
     StrategicTx,
     SubscriptionRecord,
@@ -501,7 +505,7 @@ class StrategicService:
                     cells=cells,
                 )
                 tx.save_subscription(attached, None)
-                _event(tx, now, caller, "create", attached)
+                _event(tx, now, caller, Operation.CREATE, attached)
 
             # The key check, on what was read under the lock.
             avail = {o.manager: a for o, a in found_av if a is not None}
@@ -516,7 +520,7 @@ class StrategicService:
             rec = record(old, attached.id if attached else None)
             notify = notification(old)
             notify_cells, n_start, n_end, _ = notify
-            operation = "create" if old is None else "update"
+            operation = Operation.CREATE if old is None else Operation.UPDATE
             left = old.subscription_id if old is not None else None
             if left and left != rec.subscription_id:
                 # Rare: the intent leaves a subscription, which may go; step by step so that
@@ -528,54 +532,51 @@ class StrategicService:
                     tx, notify_cells, n_start, n_end, now, for_constraints=False
                 )
             else:
-                rows = tx.write_oir(
-                    rec,
-                    old,
-                    (now, caller.manager, operation, _payload(rec, key)),
-                    notify,
-                    commit=True,
-                )
+                event = _write_event(now, caller, operation, rec, key=key)
+                rows = tx.write_oir(OirWrite(rec, old, event, notify), commit=True)
                 subscribers = _group_subscribers(rows, now)
             return self._oir_view(rec, caller, avail), subscribers
 
         def short_write() -> tuple[OperationalIntentReference, list[SubscriberToNotify]] | None:
-            """PostgreSQL, an Accepted intent without subscriptions (the planning loop's usual
-            write). The area's locks are tried without waiting, in the round trip of the read.
-            Free, they are held, the read ran under them, and the write follows as in ``work``.
-            Busy, the read is a snapshot taken without them: the write is decided on it, then
-            one round trip waits for the locks, checks that nothing read has changed, writes
-            and commits, so a busy area's locks are held for the database's own work only,
-            not for a round trip and the decision too. A refusal decided on the snapshot was
-            the state of the DSS while the request was being answered. None if the intent's
-            case is not this one or the snapshot has aged: ``work`` decides again."""
+            """An Accepted intent without subscriptions (the planning loop's usual write),
+            decided here and written as the store's plan for it goes
+            (:meth:`~sharedsky.store.StrategicTx.write_unsubscribed_oir`). On PostgreSQL the
+            area's locks are tried without waiting, in the round trip of the read; busy, the
+            write is decided on a snapshot taken without them and then, in one round trip,
+            made under them only if nothing read has changed, so a busy area's locks are held
+            for the database's own work only, not for a round trip and the decision too. A
+            refusal decided on the snapshot was the state of the DSS while the request was
+            being answered. None if the intent's case is not this one or the snapshot has
+            aged: ``work`` decides again."""
             with self._store.write() as tx:
-                old, found_av, my_av, unlocked = tx.oir_write_attempt(
-                    entity_id, caller.manager, cells, lo, hi, start, end
+
+                def decide(
+                    seen: OirRead,
+                ) -> tuple[OirWrite, OperationalIntentReference] | None:
+                    old, found_av, my_av = seen
+                    if old is not None and (
+                        old.subscription_id is not None or not old.cells <= cells
+                    ):
+                        return None  # leaves a subscription, or moves: ``work``
+                    check_entity(old)
+                    check_available(my_av)
+                    avail = refuse_missing(tx, found_av, my_av, [])
+                    rec = record(old, None)
+                    operation = Operation.CREATE if old is None else Operation.UPDATE
+                    event = _write_event(now, caller, operation, rec, key=key)
+                    write = OirWrite(rec, old, event, notification(old))
+                    return write, self._oir_view(rec, caller, avail)
+
+                done = tx.write_unsubscribed_oir(
+                    entity_id, caller.manager, cells, lo, hi, start, end, decide
                 )
-                if old is not None and (old.subscription_id is not None or not old.cells <= cells):
-                    return None  # leaves a subscription, or moves: ``work``
-                check_entity(old)
-                check_available(my_av)
-                avail = refuse_missing(tx, found_av, my_av, [])
-                rec = record(old, None)
-                event = (
-                    now,
-                    caller.manager,
-                    "create" if old is None else "update",
-                    _payload(rec, key),
-                )
-                if unlocked is None:
-                    rows = tx.write_oir(rec, old, event, notification(old), commit=True)
-                else:
-                    guarded = tx.write_oir_guarded(rec, old, event, notification(old), unlocked)
-                    if guarded is None:
-                        return None
-                    rows = guarded
-            return self._oir_view(rec, caller, avail), _group_subscribers(rows, now)
+            if done is None:
+                return None
+            view, rows = done
+            return view, _group_subscribers(rows, now)
 
         if (
-            self._store.dialect == "postgresql"
-            and state == OperationalIntentState.ACCEPTED
+            state == OperationalIntentState.ACCEPTED
             and sub_id is None
             and params.new_subscription is None
         ):
@@ -613,7 +614,7 @@ class StrategicService:
             tx.delete_oir(entity_id)
             if old.subscription_id:
                 _drop_implicit_if_unused(tx, old.subscription_id, now, caller)
-            _event(tx, now, caller, "delete", old)
+            _event(tx, now, caller, Operation.DELETE, old)
             subscribers = self._subscribers(
                 tx, old.cells, old.time_start, old.time_end, now, for_constraints=False
             )
@@ -676,7 +677,7 @@ class StrategicService:
                 cells=cells,
             )
             tx.save_constraint(rec, old)
-            _event(tx, now, caller, "create" if old is None else "update", rec)
+            _event(tx, now, caller, Operation.CREATE if old is None else Operation.UPDATE, rec)
             notify_cells = cells | (old.cells if old else frozenset())
             n_start = min(start, old.time_start) if old else start
             n_end = max(end, old.time_end) if old else end
@@ -702,7 +703,7 @@ class StrategicService:
                 raise Conflict(f"OVN {ovn} is not the current OVN of {entity_id}")
             view = self._constraint_views(tx, [old], caller)[0]
             tx.delete_constraint(entity_id)
-            _event(tx, now, caller, "delete", old)
+            _event(tx, now, caller, Operation.DELETE, old)
             subscribers = self._subscribers(
                 tx, old.cells, old.time_start, old.time_end, now, for_constraints=True
             )
@@ -810,7 +811,7 @@ class StrategicService:
                 cells=cells,
             )
             tx.save_subscription(rec, old)
-            _event(tx, now, caller, "create" if old is None else "update", rec)
+            _event(tx, now, caller, Operation.CREATE if old is None else Operation.UPDATE, rec)
             oirs: list[OperationalIntentReference] = []
             cons: list[ConstraintReference] = []
             if rec.notify_for_operational_intents:
@@ -844,7 +845,7 @@ class StrategicService:
                     "subscriptionid",
                 )
             tx.delete_subscription(subscription_id)
-            _event(tx, now, caller, "delete", old)
+            _event(tx, now, caller, Operation.DELETE, old)
             return self._subscription_view(old, ())
 
         return self._write(work)
@@ -881,12 +882,14 @@ class StrategicService:
             rec = AvailabilityRecord(uss_id, state.value, _new_version(current), now)
             tx.save_availability(rec, old)
             tx.append_event(
-                now,
-                caller.manager,
-                "set",
-                "uss_availability",
-                uss_id,
-                {"availability": state.value, "version": rec.version},
+                Event(
+                    EntityType.USS_AVAILABILITY,
+                    uss_id,
+                    Operation.SET,
+                    caller.manager,
+                    {"availability": state.value, "version": rec.version},
+                    now,
+                )
             )
             return UssAvailability(uss_id, state, rec.version)
 
@@ -903,7 +906,9 @@ class StrategicService:
 
         def work(tx: StrategicTx) -> str:
             tx.add_report(report_id, caller.manager, now, report)
-            tx.append_event(now, caller.manager, "create", "report", report_id, {})
+            tx.append_event(
+                Event(EntityType.REPORT, report_id, Operation.CREATE, caller.manager, {}, now)
+            )
             return report_id
 
         return self._write(work)
@@ -978,27 +983,38 @@ def _drop_implicit_if_unused(
     if sub is None or not sub.implicit or tx.oir_ids_of_subscription(subscription_id):
         return
     tx.delete_subscription(subscription_id)
-    _event(tx, now, caller, "delete", sub)
+    _event(tx, now, caller, Operation.DELETE, sub)
 
 
 def _event(
     tx: StrategicTx,
     now: datetime,
     caller: Caller,
-    operation: str,
+    operation: Operation,
     rec: OirRecord | ConstraintRecord | SubscriptionRecord,
     *,
     key: Iterable[str] | None = None,
 ) -> None:
-    """Append the event of an accepted write (see :func:`_payload`)."""
-    tx.append_event(now, caller.manager, operation, _KINDS[type(rec)], rec.id, _payload(rec, key))
+    """Append the event of an accepted write (see :func:`_write_event`)."""
+    tx.append_event(_write_event(now, caller, operation, rec, key=key))
 
 
-_KINDS: dict[type, str] = {
-    OirRecord: "operational_intent_reference",
-    ConstraintRecord: "constraint_reference",
-    SubscriptionRecord: "subscription",
-}
+def _write_event(
+    now: datetime,
+    caller: Caller,
+    operation: Operation,
+    rec: OirRecord | ConstraintRecord | SubscriptionRecord,
+    *,
+    key: Iterable[str] | None = None,
+) -> Event:
+    """The event of an accepted write by ``caller`` (payload: :func:`_payload`)."""
+    if isinstance(rec, OirRecord):
+        entity_type = EntityType.OPERATIONAL_INTENT_REFERENCE
+    elif isinstance(rec, ConstraintRecord):
+        entity_type = EntityType.CONSTRAINT_REFERENCE
+    else:
+        entity_type = EntityType.SUBSCRIPTION
+    return Event(entity_type, rec.id, operation, caller.manager, _payload(rec, key), now)
 
 
 def _group_subscribers(rows: Iterable[tuple[str, str]], now: datetime) -> list[SubscriberToNotify]:

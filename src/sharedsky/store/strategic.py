@@ -2,8 +2,11 @@
 
 :class:`StrategicTx` reads and writes operational intents, constraints, subscriptions, USS
 availability, reports and events; it holds no rules (those are in
-:mod:`sharedsky.services.strategic`). Records are plain frozen dataclasses with UTC datetimes;
-cell ids are signed 64-bit S2 ids (level :data:`sharedsky.geo.CELL_LEVEL`).
+:mod:`sharedsky.services.strategic`). Records (:mod:`sharedsky.store.records`) are plain frozen
+dataclasses with UTC datetimes; cell ids are signed 64-bit S2 ids (level
+:data:`sharedsky.geo.CELL_LEVEL`). Events enter the record through
+:mod:`sharedsky.store.events` only; the hot path's statements are in
+:mod:`sharedsky.store.intent_sql`.
 
 Concurrency: :meth:`StrategicTx.lock_area` takes PostgreSQL transaction-scoped advisory locks
 on the level-:data:`sharedsky.geo.LOCK_LEVEL` parents of a covering, in ascending order (so two
@@ -12,424 +15,77 @@ parent, so writers whose areas meet serialise and the others run in parallel. On
 write transaction already holds the database write lock and the call does nothing.
 :meth:`StrategicTx.oir_write_attempt` tries the same locks without waiting (never a cycle
 either); :meth:`StrategicTx.write_oir_guarded` takes them in ascending order.
+:meth:`StrategicTx.write_unsubscribed_oir` chooses between those and the plain locked write by
+backend, for a write that its caller decides.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import orjson
 from psycopg.pq import TransactionStatus
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    Table,
-    bindparam,
-    delete,
-    insert,
-    select,
-    text,
-    update,
-)
-from sqlalchemy.sql.elements import TextClause
+from sqlalchemy import ColumnElement, Connection, Table, delete, insert, select, update
 
 from sharedsky.geo import LOCK_LEVEL, parent_cells
+from sharedsky.model.events import Event, RecordedEvent
+from sharedsky.store import events as record_table
 from sharedsky.store import pg_batch
 from sharedsky.store import tables as t
-
-__all__ = [
-    "AvailabilityRecord",
-    "ConstraintRecord",
-    "EventRecord",
-    "OirContext",
-    "OirRecord",
-    "StrategicTx",
-    "SubscriptionRecord",
-    "from_us",
-    "to_us",
-]
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_LOCK_SQL = text(
-    "SELECT count(pg_advisory_xact_lock(u.k)) FROM unnest(CAST(:keys AS bigint[])) AS u(k)"
+from sharedsky.store.intent_sql import (
+    AVAILABILITY,
+    CELLS,
+    ID,
+    KIND,
+    LOCK_SQL,
+    PG_BATCH,
+    SQL,
+    TRY_LOCK_SQL,
+    fingerprint,
+    oir_of_context,
 )
-_TRY_LOCK_SQL = text(
-    "SELECT bool_and(pg_try_advisory_xact_lock(u.k)) FROM unnest(CAST(:keys AS bigint[])) AS u(k)"
-)
-_CHUNK = 4000  # cells per IN list (well under SQLite's and PostgreSQL's parameter limits)
-_I64_MIN = -(1 << 63)
-_I64_MAX = (1 << 63) - 1
-_INF = float("inf")
-
-
-# -- the hot path of intent writes and queries: statements written once, per dialect ------------
-#
-# A set of cells is ONE parameter: a bigint[] on PostgreSQL, a JSON array (json_each) on SQLite.
-# Each statement is built at import; SQLAlchemy compiles it once and psycopg prepares it on the
-# server after a few executions on a connection.
-
-_OIR_COLS = (
-    "o.id, o.manager, o.version, o.state, o.ovn, o.uss_base_url, o.subscription_id, "
-    "o.altitude_lower_m, o.altitude_upper_m, o.start_us, o.end_us, o.updated_us"
-)
-_NULL_OIR_COLS = ", ".join(["NULL"] * 12)
-
-
-def _in_cells(dialect: str, param: str) -> str:
-    if dialect == "postgresql":
-        return f"= ANY(CAST(:{param} AS bigint[]))"
-    return f"IN (SELECT value FROM json_each(:{param}))"
-
-
-def _ids_in_cells(dialect: str, cell_table: str, fk: str, param: str) -> str:
-    """A derived table ``hit(id)``: the distinct entities of ``cell_table`` in the cells of
-    ``:param``. Joining the entity table to it (rather than filtering the entity table with
-    ``id IN (...)``) makes the cells' primary key drive every plan: PostgreSQL's generic plan
-    for ``IN`` guesses the altitude and time filters keep one row and may then scan the cell
-    table once per entity that passes them, a cost that grows with the product of the two
-    tables (measured: ~130 intents overlapping in time made each refused write cost ~5 ms of
-    database CPU)."""
-    return (
-        f"(SELECT DISTINCT x.{fk} AS id FROM {cell_table} x "
-        f"WHERE x.cell {_in_cells(dialect, param)}) hit"
-    )
-
-
-def _oir_overlap_sql(dialect: str) -> str:
-    """Intents sharing a cell with ``:cells`` that overlap ``:lo..:hi`` and ``:start..:end``,
-    each with its manager's availability."""
-    return (
-        f"SELECT 1 AS kind, {_OIR_COLS}, NULL AS cells, a.availability AS availability "
-        f"FROM {_ids_in_cells(dialect, 'operational_intent_cells', 'entity_id', 'cells')} "
-        "JOIN operational_intents o ON o.id = hit.id "
-        "LEFT JOIN uss_availability a ON a.uss = o.manager "
-        "WHERE o.altitude_upper_m >= :lo AND o.altitude_lower_m <= :hi "
-        "AND o.end_us >= :start AND o.start_us <= :end"
-    )
-
-
-def _oir_context(dialect: str, conflicts: bool) -> str:
-    """One statement for what an intent write reads after its lock: the intent itself with
-    its cells (kind 0), the intersecting intents with availabilities (kind 1, if
-    ``conflicts``) and the writer's own availability (kind 2)."""
-    if dialect == "postgresql":
-        cells = (
-            "ARRAY(SELECT c.cell FROM operational_intent_cells c WHERE c.entity_id = o.id "
-            "ORDER BY c.cell)"
-        )
-        null_cells = "CAST(NULL AS bigint[])"
-    else:
-        cells = (
-            "(SELECT json_group_array(c.cell) FROM operational_intent_cells c "
-            "WHERE c.entity_id = o.id)"
-        )
-        null_cells = "NULL"
-    parts = [
-        f"SELECT 0 AS kind, {_OIR_COLS}, {cells} AS cells, NULL AS availability "
-        "FROM operational_intents o WHERE o.id = :id"
-    ]
-    if conflicts:
-        parts.append(_oir_overlap_sql(dialect).replace("NULL AS cells", f"{null_cells}", 1))
-    parts.append(
-        f"SELECT 2, {_NULL_OIR_COLS}, {null_cells}, availability FROM uss_availability "
-        "WHERE uss = :me"
-    )
-    return " UNION ALL ".join(parts)
-
-
-def _oir_context_sql(dialect: str, conflicts: bool) -> TextClause:
-    return text(_oir_context(dialect, conflicts))
-
-
-# PostgreSQL: a fingerprint of what an intent write decides on, one text per row of its context
-# (with conflicts): the row's kind, id, version, state, OVN, subscription, times, cells (the
-# intent's own) and availability. :func:`_fingerprint` makes the same texts from rows read
-# earlier, and a guarded write compares the two (sorted bytewise: COLLATE "C").
-_FINGERPRINT_COLUMNS = (
-    "kind", "id", "version", "state", "ovn", "subscription_id", "start_us", "end_us",
-    "updated_us", "cells", "availability",
-)  # fmt: skip
-_FINGERPRINT_ROW = (0, 1, 3, 4, 5, 7, 10, 11, 12, 13, 14)  # their positions in a context row
-_PG_CONTEXT_FINGERPRINT = (
-    "SELECT array_agg(f ORDER BY f COLLATE \"C\") FROM (SELECT concat_ws('|', "
-    + ", ".join(f"coalesce(CAST(ctx.{c} AS text), '~')" for c in _FINGERPRINT_COLUMNS)
-    + f") AS f FROM ({_oir_context('postgresql', True)}) ctx) fp"
+from sharedsky.store.records import (
+    AvailabilityRecord,
+    ConstraintRecord,
+    OirContext,
+    OirRecord,
+    SubscriptionRecord,
+    from_us,
+    oir_columns,
+    oir_record,
+    to_us,
 )
 
+__all__ = ["OirRead", "OirWrite", "StrategicTx"]
 
-def _fingerprint(rows: Iterable[Any]) -> list[str] | None:
-    """The texts of :data:`_PG_CONTEXT_FINGERPRINT` for context rows already read (None for
-    none: ``array_agg`` of no rows is NULL)."""
-    texts = []
-    for r in rows:
-        parts = []
-        for i in _FINGERPRINT_ROW:
-            v = r[i]
-            if v is None:
-                parts.append("~")
-            elif isinstance(v, list):
-                parts.append("{" + ",".join(map(str, v)) + "}")
-            else:
-                parts.append(str(v))
-        texts.append("|".join(parts))
-    return sorted(texts, key=lambda t: t.encode()) or None
+T = TypeVar("T")
 
-
-def _subscribers_sql(dialect: str) -> str:
-    return (
-        "SELECT s.id, s.uss_base_url "
-        f"FROM {_ids_in_cells(dialect, 'subscription_cells', 'subscription_id', 'notify')} "
-        "JOIN subscriptions s ON s.id = hit.id "
-        "WHERE s.end_us >= :n_start AND s.start_us <= :n_end AND s.end_us >= :now "
-        "AND s.notify_for_operational_intents = :true ORDER BY s.id"
-    )
-
-
-_OIR_VALUES = (
-    ":manager, :version, :state, :ovn, :uss_base_url, :subscription_id, "
-    ":altitude_lower_m, :altitude_upper_m, :start_us, :end_us, :updated_us"
-)
-_OIR_INSERT = (
-    "INSERT INTO operational_intents (id, manager, version, state, ovn, uss_base_url, "
-    "subscription_id, altitude_lower_m, altitude_upper_m, start_us, end_us, updated_us) "
-    f"VALUES (:id, {_OIR_VALUES})"
-)
-_OIR_UPDATE = (
-    "UPDATE operational_intents SET manager = :manager, version = :version, state = :state, "
-    "ovn = :ovn, uss_base_url = :uss_base_url, subscription_id = :subscription_id, "
-    "altitude_lower_m = :altitude_lower_m, altitude_upper_m = :altitude_upper_m, "
-    "start_us = :start_us, end_us = :end_us, updated_us = :updated_us WHERE id = :id"
-)
-_EVENT_INSERT = (
-    "INSERT INTO events (time, actor, operation, entity_type, entity_id, payload) "
-    "VALUES (:time, :actor, :operation, :entity_type, :id, {payload})"
-)
-
-
-def _typed(sql: str) -> TextClause:
-    return text(sql).bindparams(
-        bindparam("time", type_=t.events.c.time.type),
-        bindparam("payload", type_=t.events.c.payload.type),
-    )
-
-
-def _pg_oir_write(create: bool) -> TextClause:
-    """PostgreSQL: the whole write of an intent in one statement (one round trip): the row,
-    the cells that go and come, the event, and the subscriptions to notify."""
-    row = _OIR_INSERT if create else _OIR_UPDATE
-    return _typed(
-        f"WITH w AS ({row} RETURNING id), "
-        "d AS (DELETE FROM operational_intent_cells WHERE entity_id = :id "
-        "AND cell = ANY(CAST(:gone AS bigint[]))), "
-        "i AS (INSERT INTO operational_intent_cells (cell, entity_id) "
-        "SELECT x, :id FROM unnest(CAST(:added AS bigint[])) AS x), "
-        f"e AS ({_EVENT_INSERT.format(payload='CAST(:payload AS json)')}) "
-        + _subscribers_sql("postgresql")
-    )
-
-
-def _pg_oir_write_guarded(create: bool) -> TextClause:
-    """PostgreSQL: :func:`_pg_oir_write` only if the context of the write (its fingerprint,
-    :data:`_PG_CONTEXT_FINGERPRINT`) is still ``:expected``, evaluated on the statement's own
-    snapshot (taken after the area lock). Returns a row of kind 0 if it wrote, and the
-    subscriptions to notify (kind 1); no rows if the context had changed (nothing written)."""
-    unchanged = f"(({_PG_CONTEXT_FINGERPRINT}) IS NOT DISTINCT FROM CAST(:expected AS text[]))"
-    if create:
-        row = (
-            "INSERT INTO operational_intents (id, manager, version, state, ovn, uss_base_url, "
-            "subscription_id, altitude_lower_m, altitude_upper_m, start_us, end_us, updated_us) "
-            # :id is compared with varchar columns elsewhere in the statement: one type.
-            f"SELECT CAST(:id AS varchar), {_OIR_VALUES} WHERE {unchanged}"
-        )
-    else:
-        row = f"{_OIR_UPDATE} AND {unchanged}"
-    written = "EXISTS (SELECT 1 FROM w)"
-    event = _EVENT_INSERT.format(payload="CAST(:payload AS json)").replace(
-        "VALUES (:time, :actor, :operation, :entity_type, :id, CAST(:payload AS json))",
-        "SELECT :time, :actor, :operation, :entity_type, :id, CAST(:payload AS json) "
-        f"WHERE {written}",
-    )
-    return _typed(
-        f"WITH w AS ({row} RETURNING id), "
-        "d AS (DELETE FROM operational_intent_cells WHERE entity_id = :id "
-        f"AND cell = ANY(CAST(:gone AS bigint[])) AND {written}), "
-        "i AS (INSERT INTO operational_intent_cells (cell, entity_id) "
-        f"SELECT x, :id FROM unnest(CAST(:added AS bigint[])) AS x WHERE {written}), "
-        f"e AS ({event}) "
-        "SELECT 0 AS kind, NULL AS id, NULL AS uss_base_url FROM w UNION ALL "
-        f"SELECT 1, s.id, s.uss_base_url FROM ({_subscribers_sql('postgresql')}) s "
-        f"WHERE {written}"
-    )
-
-
-class _Sql:
-    """The hot-path statements of one dialect."""
-
-    def __init__(self, dialect: str) -> None:
-        self.query_oirs = text(_oir_overlap_sql(dialect))
-        self.context = {c: _oir_context_sql(dialect, c) for c in (False, True)}
-        self.subscribers = text(_subscribers_sql(dialect))
-        if dialect == "postgresql":
-            self.pg_write = {c: _pg_oir_write(c) for c in (False, True)}
-            self.pg_write_guarded = {c: _pg_oir_write_guarded(c) for c in (False, True)}
-        self.insert = text(_OIR_INSERT)
-        self.update = text(_OIR_UPDATE)
-        self.del_cells = text(
-            "DELETE FROM operational_intent_cells WHERE entity_id = :id "
-            f"AND cell {_in_cells(dialect, 'gone')}"
-        )
-        self.add_cells = text(
-            "INSERT INTO operational_intent_cells (cell, entity_id) "
-            "SELECT value, :id FROM json_each(:added)"
-        )
-        self.event = _typed(_EVENT_INSERT.format(payload=":payload"))
-
-
-_SQL = {d: _Sql(d) for d in ("postgresql", "sqlite")}
+OirRead = tuple[OirRecord | None, list[tuple[OirRecord, str | None]], str | None]
+"""What an intent write reads: the intent (with its cells) or None, the other intents that
+intersect it with their managers' availability (by id), and the writer's availability."""
 
 _PQ_IDLE = TransactionStatus.IDLE
 
 
-class _PgBatchSql:
-    """The hot path's statements for :func:`sharedsky.store.pg_batch.run`: the area query, the
-    locks, the write context and the intent writes. Each round trip (a lock and the read behind
-    it, a write and its COMMIT) is sent in one write on the psycopg connection underneath the
-    SQLAlchemy transaction (same connection, same transaction): SQLAlchemy's per-execution work
-    (result metadata, bind processing, the execution context) costs more CPU than the rest."""
-
-    def __init__(self, sql: _Sql) -> None:
-        self.query_oirs = pg_batch.Statement("query_oirs", sql.query_oirs)
-        self.lock = pg_batch.Statement("lock", _LOCK_SQL)
-        self.try_lock = pg_batch.Statement("try_lock", _TRY_LOCK_SQL)
-        self.context = {
-            c: pg_batch.Statement(f"context_{int(c)}", q) for c, q in sql.context.items()
-        }
-        self.write = {c: pg_batch.Statement(f"write_{int(c)}", q) for c, q in sql.pg_write.items()}
-        self.write_guarded = {
-            c: pg_batch.Statement(f"write_guarded_{int(c)}", q)
-            for c, q in sql.pg_write_guarded.items()
-        }
-
-
-_PG_BATCH = _PgBatchSql(_SQL["postgresql"])
-
-
-def _oir_columns(record: OirRecord) -> dict[str, Any]:
-    """The columns of an intent's row other than its id, by name."""
-    return {
-        "manager": record.manager,
-        "version": record.version,
-        "state": record.state,
-        "ovn": record.ovn,
-        "uss_base_url": record.uss_base_url,
-        "subscription_id": record.subscription_id,
-        "altitude_lower_m": record.altitude_lower_m,
-        "altitude_upper_m": record.altitude_upper_m,
-        "start_us": to_us(record.time_start),
-        "end_us": to_us(record.time_end),
-        "updated_us": to_us(record.updated),
-    }
-
-
-def to_us(value: datetime) -> int:
-    """UTC-aware datetime -> integer microseconds since the Unix epoch."""
-    delta = value - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_us(value: int) -> datetime:
-    """Inverse of :func:`to_us`."""
-    return _EPOCH + timedelta(microseconds=value)
-
-
 @dataclass(frozen=True, slots=True)
-class OirContext:
-    """What :meth:`StrategicTx.oir_write_attempt` read without the area locks, as its
-    statement's parameters and the fingerprint of its rows, for
-    :meth:`StrategicTx.write_oir_guarded` to check."""
+class OirWrite:
+    """A decided intent write: the intent as it will be (``record``, with its cells), as it
+    is (``old``, with its cells, or None for a create), its event, and where and when
+    subscribers hear of it (``notify``: cells, start, end, and now for expired ones)."""
 
-    params: dict[str, Any]
-    expected: list[str] | None
-
-
-@dataclass(frozen=True, slots=True)
-class OirRecord:
-    """A stored operational intent reference. ``cells`` is filled only when asked for."""
-
-    id: str
-    manager: str
-    version: int
-    state: str
-    ovn: str
-    uss_base_url: str
-    subscription_id: str | None
-    altitude_lower_m: float
-    altitude_upper_m: float
-    time_start: datetime
-    time_end: datetime
-    updated: datetime
-    cells: frozenset[int] = frozenset()
+    record: OirRecord
+    old: OirRecord | None
+    event: Event
+    notify: tuple[frozenset[int], datetime, datetime, datetime]
 
 
-@dataclass(frozen=True, slots=True)
-class ConstraintRecord:
-    """A stored constraint reference. ``cells`` is filled only when asked for."""
-
-    id: str
-    manager: str
-    version: int
-    ovn: str
-    uss_base_url: str
-    altitude_lower_m: float
-    altitude_upper_m: float
-    time_start: datetime
-    time_end: datetime
-    updated: datetime
-    cells: frozenset[int] = frozenset()
-
-
-@dataclass(frozen=True, slots=True)
-class SubscriptionRecord:
-    """A stored subscription. ``cells`` is filled only when asked for."""
-
-    id: str
-    manager: str
-    version: str
-    notification_index: int
-    uss_base_url: str
-    notify_for_operational_intents: bool
-    notify_for_constraints: bool
-    implicit: bool
-    altitude_lower_m: float | None
-    altitude_upper_m: float | None
-    time_start: datetime
-    time_end: datetime
-    updated: datetime
-    cells: frozenset[int] = frozenset()
-
-
-@dataclass(frozen=True, slots=True)
-class AvailabilityRecord:
-    uss: str
-    availability: str
-    version: str
-    updated: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class EventRecord:
-    """One row of the append-only event log."""
-
-    id: int
-    time: datetime
-    actor: str
-    operation: str
-    entity_type: str
-    entity_id: str
-    payload: dict[str, Any]
+_CHUNK = 4000  # cells per IN list (well under SQLite's and PostgreSQL's parameter limits)
+_I64_MIN = -(1 << 63)
+_I64_MAX = (1 << 63) - 1
+_INF = float("inf")
 
 
 def _chunks(cells: Iterable[int]) -> list[list[int]]:
@@ -443,8 +99,8 @@ class StrategicTx:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
         self._pg = conn.dialect.name == "postgresql"
-        self._sql = _SQL["postgresql" if self._pg else "sqlite"]
-        # psycopg connection under the SQLAlchemy one (PostgreSQL): see _PgBatchSql.
+        self._sql = SQL["postgresql" if self._pg else "sqlite"]
+        # psycopg connection under the SQLAlchemy one (PostgreSQL): see intent_sql.PgBatchSql.
         self._driver: Any = conn.connection.driver_connection if self._pg else None
 
     def _cells_param(self, cells: Iterable[int]) -> str:
@@ -466,7 +122,7 @@ class StrategicTx:
         parents = parent_cells(cells, LOCK_LEVEL)
         if self._pg and parents:
             # One statement, keys in ascending order: unnest yields them in array order.
-            self._conn.execute(_LOCK_SQL, {"keys": self._cells_param(parents)})
+            self._conn.execute(LOCK_SQL, {"keys": self._cells_param(parents)})
         return parents
 
     def try_lock_more(self, parents: Iterable[int]) -> bool:
@@ -480,7 +136,7 @@ class StrategicTx:
         keys = sorted(set(parents))
         if not self._pg or not keys:
             return True
-        return bool(self._conn.execute(_TRY_LOCK_SQL, {"keys": self._cells_param(keys)}).scalar())
+        return bool(self._conn.execute(TRY_LOCK_SQL, {"keys": self._cells_param(keys)}).scalar())
 
     # -- shared helpers --------------------------------------------------------------------
 
@@ -554,21 +210,7 @@ class StrategicTx:
 
     @staticmethod
     def _oir(row: Any, cells: frozenset[int] = frozenset()) -> OirRecord:
-        return OirRecord(
-            id=row.id,
-            manager=row.manager,
-            version=row.version,
-            state=row.state,
-            ovn=row.ovn,
-            uss_base_url=row.uss_base_url,
-            subscription_id=row.subscription_id,
-            altitude_lower_m=row.altitude_lower_m,
-            altitude_upper_m=row.altitude_upper_m,
-            time_start=from_us(row.start_us),
-            time_end=from_us(row.end_us),
-            updated=from_us(row.updated_us),
-            cells=cells,
-        )
+        return oir_record(row._mapping, cells)
 
     def get_oir(
         self, entity_id: str, *, for_update: bool = False, with_cells: bool = False
@@ -622,30 +264,11 @@ class StrategicTx:
         params["cells"] = self._cells_param(cells)
         rows: list[Any]
         if self._pg:
-            rows = pg_batch.run(self._driver, [(_PG_BATCH.query_oirs, params)])[0]
+            rows = pg_batch.run(self._driver, [(PG_BATCH.query_oirs, params)])[0]
         else:
             rows = list(self._conn.execute(self._sql.query_oirs, params).all())
-        rows.sort(key=lambda r: r[1])
-        return [(self._oir_row(r), r[14]) for r in rows]
-
-    @staticmethod
-    def _oir_row(r: Any, cells: frozenset[int] = frozenset()) -> OirRecord:
-        # Positional: kind, then the 12 columns of _OIR_COLS.
-        return OirRecord(
-            id=r[1],
-            manager=r[2],
-            version=r[3],
-            state=r[4],
-            ovn=r[5],
-            uss_base_url=r[6],
-            subscription_id=r[7],
-            altitude_lower_m=r[8],
-            altitude_upper_m=r[9],
-            time_start=from_us(r[10]),
-            time_end=from_us(r[11]),
-            updated=from_us(r[12]),
-            cells=cells,
-        )
+        rows.sort(key=lambda r: r[ID])
+        return [(oir_of_context(r), r[AVAILABILITY]) for r in rows]
 
     def oir_write_context(
         self,
@@ -687,8 +310,8 @@ class StrategicTx:
                 driver.autocommit = True
             steps: list[pg_batch.Step] = [pg_batch.BEGIN] if begin else []
             if parents:
-                steps.append((_PG_BATCH.lock, {"keys": self._cells_param(parents)}))
-            steps.append((_PG_BATCH.context[cells is not None], params))
+                steps.append((PG_BATCH.lock, {"keys": self._cells_param(parents)}))
+            steps.append((PG_BATCH.context[cells is not None], params))
             rows = pg_batch.run(driver, steps)[-1]
         else:
             if lock is not None:
@@ -703,16 +326,16 @@ class StrategicTx:
         found: list[tuple[OirRecord, str | None]] = []
         mine: str | None = None
         for r in rows:
-            kind = r[0]
+            kind = r[KIND]
             if kind == 0:
-                raw = r[13]
+                raw = r[CELLS]
                 own = raw if self._pg else orjson.loads(raw) if raw else ()
-                old = self._oir_row(r, frozenset(own or ()))
+                old = oir_of_context(r, frozenset(own or ()))
             elif kind == 1:
-                if r[1] != entity_id:
-                    found.append((self._oir_row(r), r[14]))
+                if r[ID] != entity_id:
+                    found.append((oir_of_context(r), r[AVAILABILITY]))
             elif kind == 2:
-                mine = r[14]
+                mine = r[AVAILABILITY]
         found.sort(key=lambda x: x[0].id)
         return old, found, mine
 
@@ -746,34 +369,27 @@ class StrategicTx:
             driver,
             [
                 pg_batch.BEGIN,
-                (_PG_BATCH.try_lock, {"keys": self._cells_param(parent_cells(cells, LOCK_LEVEL))}),
-                (_PG_BATCH.context[True], params),
+                (PG_BATCH.try_lock, {"keys": self._cells_param(parent_cells(cells, LOCK_LEVEL))}),
+                (PG_BATCH.context[True], params),
             ],
         )
         got_locks = bool(locked[0][0])
         old, found, mine = self._context_rows(rows, entity_id)
         if got_locks:
             return old, found, mine, None
-        return old, found, mine, OirContext(params, _fingerprint(rows))
+        return old, found, mine, OirContext(params, fingerprint(rows))
 
-    def write_oir(
-        self,
-        record: OirRecord,
-        old: OirRecord | None,
-        event: tuple[datetime, str, str, dict[str, Any]],
-        notify: tuple[frozenset[int], datetime, datetime, datetime],
-        *,
-        commit: bool = False,
-    ) -> list[tuple[str, str]]:
-        """Insert (``old`` None) or update an intent with its cells, append its event
-        ``(time, actor, operation, payload)``, and return the subscriptions to notify
-        ``(id, uss_base_url)`` by id: those for intents sharing a cell with ``notify[0]``,
-        overlapping ``notify[1]..notify[2]`` and not ended at ``notify[3]``.
+    def write_oir(self, write: OirWrite, *, commit: bool = False) -> list[tuple[str, str]]:
+        """Insert (``write.old`` None) or update an intent with its cells, append its event,
+        and return the subscriptions to notify ``(id, uss_base_url)`` by id: those for intents
+        sharing a cell with ``notify[0]``, overlapping ``notify[1]..notify[2]`` and not ended
+        at ``notify[3]``.
 
-        One statement on PostgreSQL; ``old`` must carry its cells. With ``commit`` the
+        One statement on PostgreSQL, the event's insert included. With ``commit`` the
         transaction is committed right behind it, in the same round trip on PostgreSQL (so the
         area lock is released one round trip sooner): the last call of the transaction."""
-        params = self._write_params(record, old, event, notify)
+        record, old = write.record, write.old
+        params = self._write_params(write)
         old_cells = old.cells if old is not None else frozenset()
         sql = self._sql
         rows: Sequence[Any]
@@ -783,7 +399,7 @@ class StrategicTx:
             # explicit COMMIT that travels with the write, where commit() would take a round
             # trip of its own; one that psycopg began is committed by psycopg.
             explicit_commit = commit and driver.autocommit
-            steps: list[pg_batch.Step] = [(_PG_BATCH.write[old is None], params)]
+            steps: list[pg_batch.Step] = [(PG_BATCH.write[old is None], params)]
             if explicit_commit:
                 steps.append(pg_batch.COMMIT)
             rows = pg_batch.run(driver, steps)[0]
@@ -795,28 +411,25 @@ class StrategicTx:
                 self._conn.execute(sql.del_cells, params)
             if record.cells - old_cells:
                 self._conn.execute(sql.add_cells, params)
-            self._conn.execute(sql.event, params)
+            record_table.append(self._conn, [write.event])
             rows = self._conn.execute(sql.subscribers, params).all()
-        return [(r[0], r[1]) for r in rows]
+        return [(sub_id, url) for sub_id, url in rows]
 
     def write_oir_guarded(
-        self,
-        record: OirRecord,
-        old: OirRecord | None,
-        event: tuple[datetime, str, str, dict[str, Any]],
-        notify: tuple[frozenset[int], datetime, datetime, datetime],
-        context: OirContext,
+        self, write: OirWrite, context: OirContext
     ) -> list[tuple[str, str]] | None:
         """PostgreSQL, after :meth:`oir_write_attempt` found the area busy: end that
-        transaction, then in a new one take the area locks of ``record`` and ``old`` (waiting,
-        in order), write as :meth:`write_oir` only if the write's context is still what the
-        attempt read (``context``), and commit; one round trip, so the locks are held for the
-        database's own work only. Returns the subscriptions to notify, or None if the context
-        had changed (nothing was written: decide again, under the lock)."""
+        transaction, then in a new one take the area locks of ``write.record`` and
+        ``write.old`` (waiting, in order), write as :meth:`write_oir` (its event only if it
+        wrote) only if the write's context is still what the attempt read (``context``), and
+        commit; one round trip, so the locks are held for the database's own work only.
+        Returns the subscriptions to notify, or None if the context had changed (nothing was
+        written: decide again, under the lock)."""
         driver = self._driver
         if not self._pg or not driver.autocommit:
             raise RuntimeError("write_oir_guarded follows oir_write_attempt")
-        params = self._write_params(record, old, event, notify)
+        record, old = write.record, write.old
+        params = self._write_params(write)
         params |= context.params
         params["expected"] = context.expected
         parents = parent_cells(record.cells | (old.cells if old else frozenset()), LOCK_LEVEL)
@@ -826,35 +439,77 @@ class StrategicTx:
             [
                 pg_batch.COMMIT,
                 pg_batch.BEGIN,
-                (_PG_BATCH.lock, {"keys": self._cells_param(parents)}),
-                (_PG_BATCH.write_guarded[old is None], params),
+                (PG_BATCH.lock, {"keys": self._cells_param(parents)}),
+                (PG_BATCH.write_guarded[old is None], params),
                 pg_batch.COMMIT,
             ],
         )[3]
-        if not any(r[0] == 0 for r in rows):
+        # Rows (kind, subscription id, base URL): kind 0 if it wrote, 1 per subscriber.
+        if not any(kind == 0 for kind, _, _ in rows):
             return None
-        return sorted((r[1], r[2]) for r in rows if r[0] == 1)
+        return sorted((sub_id, url) for kind, sub_id, url in rows if kind == 1)
 
-    def _write_params(
+    def write_unsubscribed_oir(
         self,
-        record: OirRecord,
-        old: OirRecord | None,
-        event: tuple[datetime, str, str, dict[str, Any]],
-        notify: tuple[frozenset[int], datetime, datetime, datetime],
-    ) -> dict[str, Any]:
+        entity_id: str,
+        manager: str,
+        cells: frozenset[int],
+        altitude_lower_m: float,
+        altitude_upper_m: float,
+        start: datetime,
+        end: datetime,
+        decide: Callable[[OirRead], tuple[OirWrite, T] | None],
+    ) -> tuple[T, list[tuple[str, str]]] | None:
+        """The write of an intent that attaches no subscription, decided by ``decide`` on what
+        it reads (the intent, the intersecting intents of ``cells`` in altitude and time, the
+        availabilities), with the plan of the backend; the first call of the transaction (on
+        PostgreSQL the write commits it, in its own round trip).
+
+        ``decide`` raises to refuse, returns None to leave the write to the caller's general
+        path, or returns the write and a value of its own. Returns that value with the
+        subscriptions to notify, or None if nothing was written (``decide`` said None, or the
+        area changed while the write waited for its locks: decide again on the general path).
+
+        PostgreSQL: the area locks are tried without waiting, in the round trip of the read
+        (:meth:`oir_write_attempt`). Free, the read ran under them and the write follows
+        (:meth:`write_oir`). Busy, the read is a snapshot taken without them: the write decided
+        on it is sent with a wait for the locks, to be made only if nothing read has changed
+        (:meth:`write_oir_guarded`). SQLite: the transaction holds the database's write lock
+        from its start, so the read is always under the lock (:meth:`oir_write_context`)."""
+        context: OirContext | None = None
+        if self._pg:
+            old, found, mine, context = self.oir_write_attempt(
+                entity_id, manager, cells, altitude_lower_m, altitude_upper_m, start, end
+            )
+        else:
+            old, found, mine = self.oir_write_context(
+                entity_id,
+                manager,
+                cells,
+                altitude_lower_m,
+                altitude_upper_m,
+                start,
+                end,
+                lock=cells,
+            )
+        decided = decide((old, found, mine))
+        if decided is None:
+            return None
+        write, value = decided
+        if context is None:
+            return value, self.write_oir(write, commit=True)
+        rows = self.write_oir_guarded(write, context)
+        return None if rows is None else (value, rows)
+
+    def _write_params(self, write: OirWrite) -> dict[str, Any]:
+        record, old = write.record, write.old
         old_cells = old.cells if old is not None else frozenset()
-        time, actor, operation, payload = event
-        n_cells, n_start, n_end, now = notify
+        n_cells, n_start, n_end, now = write.notify
         params: dict[str, Any] = {
             "id": record.id,
-            **_oir_columns(record),
+            **oir_columns(record),
             "gone": self._cells_param(old_cells - record.cells),
             "added": self._cells_param(record.cells - old_cells),
-            "time": time,
-            "actor": actor,
-            "operation": operation,
-            "entity_type": "operational_intent_reference",
-            "payload": payload,
             "notify": self._cells_param(n_cells),
             "n_start": to_us(n_start),
             "n_end": to_us(n_end),
@@ -862,7 +517,7 @@ class StrategicTx:
             "true": True,
         }
         if self._pg:
-            params["payload"] = orjson.dumps(payload).decode()
+            params |= record_table.pg_params(write.event)
         return params
 
     def oirs_of_subscription(self, subscription_id: str) -> list[OirRecord]:
@@ -883,7 +538,7 @@ class StrategicTx:
 
     def save_oir(self, record: OirRecord, old: OirRecord | None) -> None:
         """Insert (``old`` None) or update an intent and its cells; ``old`` must carry cells."""
-        values = _oir_columns(record)
+        values = oir_columns(record)
         if old is None:
             self._conn.execute(insert(t.oirs).values(id=record.id, **values))
             old_cells: frozenset[int] = frozenset()
@@ -1120,43 +775,19 @@ class StrategicTx:
             return None
         return row.reporter, _aware(row.time), row.payload
 
-    def append_event(
-        self,
-        time: datetime,
-        actor: str,
-        operation: str,
-        entity_type: str,
-        entity_id: str,
-        payload: dict[str, Any],
-    ) -> None:
-        """Append one row to the event log (never updated or deleted)."""
-        self._conn.execute(
-            insert(t.events).values(
-                time=time,
-                actor=actor,
-                operation=operation,
-                entity_type=entity_type,
-                entity_id=entity_id,
-                payload=payload,
-            )
-        )
+    def append_event(self, event: Event) -> None:
+        """Append one event to the record (never updated or deleted)."""
+        record_table.append(self._conn, [event])
+
+    def append_events(self, events: Sequence[Event]) -> None:
+        """Append many events to the record in one statement, in order."""
+        record_table.append(self._conn, events)
 
     def events(
         self, entity_type: str | None = None, entity_id: str | None = None, after_id: int = 0
-    ) -> list[EventRecord]:
-        """Events in order of their id, optionally for one entity kind or entity."""
-        e = t.events
-        stmt = select(e).where(e.c.id > after_id).order_by(e.c.id)
-        if entity_type is not None:
-            stmt = stmt.where(e.c.entity_type == entity_type)
-        if entity_id is not None:
-            stmt = stmt.where(e.c.entity_id == entity_id)
-        return [
-            EventRecord(
-                r.id, _aware(r.time), r.actor, r.operation, r.entity_type, r.entity_id, r.payload
-            )
-            for r in self._conn.execute(stmt)
-        ]
+    ) -> list[RecordedEvent]:
+        """Events in order of their id, optionally for one entity type or entity."""
+        return record_table.read(self._conn, entity_type, entity_id, after_id)
 
     # -- live service reads (added for the live tactical service) ---------------------------
 
@@ -1170,27 +801,6 @@ class StrategicTx:
             for eid, cell in self._conn.execute(stmt):
                 cells[eid].add(cell)
         return cells
-
-    def append_events(
-        self, rows: Sequence[tuple[datetime, str, str, str, str, dict[str, Any]]]
-    ) -> None:
-        """Append many rows ``(time, actor, operation, entity_type, entity_id, payload)`` to the
-        event log in one statement (in order)."""
-        if rows:
-            self._conn.execute(
-                insert(t.events),
-                [
-                    {
-                        "time": time,
-                        "actor": actor,
-                        "operation": operation,
-                        "entity_type": entity_type,
-                        "entity_id": entity_id,
-                        "payload": payload,
-                    }
-                    for time, actor, operation, entity_type, entity_id, payload in rows
-                ],
-            )
 
     def active_oirs(self, start: datetime, end: datetime) -> list[OirRecord]:
         """Every intent whose time range overlaps [start, end], with its cells; by id."""

@@ -3,7 +3,9 @@
 Times are stored as integer microseconds since the Unix epoch (UTC) so that both backends
 compare them the same way; S2 cell ids as signed 64-bit integers. The spatial index of each
 entity kind is an ordinary ``(cell, entity)`` table whose primary key starts with the cell.
-``events`` is append-only: every accepted write adds one row in the same transaction.
+``events`` is append-only: every accepted write adds one row in the same transaction, through
+:mod:`sharedsky.store.events` only; its columns other than ``id`` are the record's row form
+(:data:`sharedsky.record.EVENT_COLUMNS`).
 """
 
 from __future__ import annotations
@@ -168,5 +170,6 @@ events = Table(
     Column("entity_type", String(64), nullable=False),
     Column("entity_id", String(64), nullable=False),
     Column("payload", JSON, nullable=False),
+    Column("claimed_time", DateTime(timezone=True), nullable=True),
     Index("ix_events_entity", "entity_type", "entity_id"),
 )

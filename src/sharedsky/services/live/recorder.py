@@ -15,15 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sharedsky.errors import SharedskyError
+from sharedsky.model.events import SYSTEM_ACTOR, EntityType, Event, Operation
 from sharedsky.store import Store
 
-__all__ = ["SYSTEM_ACTOR", "EventRecorder"]
+__all__ = ["EventRecorder"]
 
 log = logging.getLogger("sharedsky.live")
-
-SYSTEM_ACTOR = "sharedsky"
-
-_Pending = tuple[float, str, str, str, str, dict[str, Any]]
 
 
 class EventRecorder:
@@ -32,7 +29,7 @@ class EventRecorder:
     def __init__(self, store: Store | None) -> None:
         self.store = store
         self._lock = threading.Lock()
-        self._pending: list[_Pending] = []
+        self._pending: list[Event] = []
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -42,13 +39,21 @@ class EventRecorder:
         return self._thread is not None
 
     def add(
-        self, t: float, operation: str, entity_type: str, entity_id: str, payload: dict[str, Any]
+        self,
+        t: float,
+        operation: Operation,
+        entity_type: EntityType,
+        entity_id: str,
+        payload: dict[str, Any],
     ) -> None:
-        """Queue one event at epoch time ``t``, by the system actor."""
+        """Queue one event that sharedsky observed (the system actor) at epoch time ``t``."""
         if self.store is None:
             return
+        event = Event(
+            entity_type, entity_id, operation, SYSTEM_ACTOR, payload, datetime.fromtimestamp(t, UTC)
+        )
         with self._lock:
-            self._pending.append((t, SYSTEM_ACTOR, operation, entity_type, entity_id, payload))
+            self._pending.append(event)
 
     def wake(self) -> None:
         """Have the thread flush now (or flush here when there is no thread)."""
@@ -65,13 +70,9 @@ class EventRecorder:
             pending, self._pending = self._pending, []
         if not pending:
             return 0
-        rows = [
-            (datetime.fromtimestamp(t, UTC), actor, op, et, eid, payload)
-            for t, actor, op, et, eid, payload in pending
-        ]
         try:
             with self.store.write() as tx:
-                tx.append_events(rows)
+                tx.append_events(pending)
         except SharedskyError as exc:
             log.error("cannot append %d live events: %s (kept for retry)", len(pending), exc)
             with self._lock:

@@ -85,6 +85,7 @@ import numpy as np
 from sharedsky.errors import InvalidInput, NotFound, reject_nul
 from sharedsky.feeds.base import Feed
 from sharedsky.model.alerts import Alert
+from sharedsky.model.events import EntityType, Operation
 from sharedsky.model.tracks import NUMERIC_FIELDS, TrackBatch
 from sharedsky.services.hub import DeliveryHub, Subscription
 from sharedsky.services.live.book import AlertBook
@@ -308,7 +309,8 @@ class LiveService:
             return
         a = item["alert"]
         payload = {"party": party, "channel": channel, "seq": a["seq"], "status": a["status"]}
-        self.recorder.add(self.clock(), "delivered", "live_alert", a["id"], payload)
+        now = self.clock()
+        self.recorder.add(now, Operation.DELIVERED, EntityType.LIVE_ALERT, a["id"], payload)
 
     def flush_events(self) -> int:
         """Append the pending transitions and deliveries to the event table; returns how many."""
@@ -391,7 +393,8 @@ class LiveService:
                 "time": epoch_to_iso(now),
             }
             self.hub.publish(notice, (party,))
-            self.recorder.add(now, "dropped", "live_track", f"{party}/{tid}", notice)
+            track = f"{party}/{tid}"
+            self.recorder.add(now, Operation.DROPPED, EntityType.LIVE_TRACK, track, notice)
         snap = self.inputs.snapshot()
         with self._lock:
             links = dict(self._links)
@@ -457,7 +460,11 @@ class LiveService:
             item = {"type": "alert", "alert": alert.to_dict()}
             self.hub.publish(item, alert.parties)
             self.recorder.add(
-                alert.detected_t, alert.status.value, "live_alert", alert.id, item["alert"]
+                alert.detected_t,
+                Operation(alert.status.value),
+                EntityType.LIVE_ALERT,
+                alert.id,
+                item["alert"],
             )
 
 
