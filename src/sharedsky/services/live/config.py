@@ -129,6 +129,86 @@ class PartyConfig:
     feeds: tuple[FeedSpec, ...] = ()
 
 
+@dataclass(frozen=True, eq=False)
+class LiveConfig:
+    """Parameters of the live service (see the module docstring for the file format). Keyword
+    arguments are checked as the document is (:class:`InvalidInput` naming the field)."""
+
+    rate_hz: float = 1.0
+    max_rate_hz: float = 5.0
+    lookahead_s: float = 300.0
+    coast_after_s: float = 5.0
+    drop_after_s: float = 60.0
+    silence_after_s: float = 30.0
+    visibility_m: float = 50_000.0
+    future_tolerance_s: float = 5.0
+    max_speed_mps: float = MACH3_MPS
+    jump_tolerance_m: float = 5_000.0
+    carry_forward_s: float = 10.0
+    clear_after_s: float = 10.0
+    dss_refresh_s: float = 5.0
+    conformance_tolerance_m: float = 0.0
+    history_max: int = 50_000
+    minima: MinimaTable = field(default_factory=MinimaTable)
+    thresholds: AlertThresholds = field(default_factory=AlertThresholds)
+    quality: DataQuality = field(default_factory=DataQuality)
+    volumes: tuple[ConfiguredVolume, ...] = ()
+    lines: tuple[ConfiguredLine, ...] = ()
+    parties: Mapping[str, PartyConfig] = field(default_factory=dict)
+    source: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        try:
+            _Settings.model_validate(self)
+        except ValidationError as exc:
+            raise _invalid_input(exc) from exc
+        object.__setattr__(self, "history_max", int(self.history_max))  # the whole part
+        for what, ids in (
+            ("volume", [v.volume.id for v in self.volumes]),
+            ("line", [ln.line.id for ln in self.lines]),
+        ):
+            dup = {i for i in ids if ids.count(i) > 1}
+            if dup:
+                raise InvalidInput(f"duplicate {what} id(s) {sorted(dup)}", f"{what}s")
+
+    @classmethod
+    def from_dict(cls, doc: Any, base_dir: Path | None = None) -> LiveConfig:
+        """Parse a configuration document (see the module docstring)."""
+        if not isinstance(doc, Mapping):
+            raise InvalidInput("must be a JSON object", "config")
+        try:
+            document = _Document.model_validate(dict(doc), context={"base_dir": base_dir})
+        except ValidationError as exc:
+            raise _invalid_input(exc) from exc
+        return document.config(source=dict(doc))
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> LiveConfig:
+        """Read a JSON configuration file (or a bare GeoJSON FeatureCollection of areas)."""
+        p = Path(path)
+        try:
+            doc = json.loads(p.read_text())
+        except OSError as exc:
+            raise InvalidInput(f"cannot read {p} ({exc.strerror})", "live_config") from exc
+        except ValueError as exc:
+            raise InvalidInput(f"{p} is not JSON ({exc})", "live_config") from exc
+        if isinstance(doc, Mapping) and doc.get("type") == "FeatureCollection":
+            doc = {"geojson": doc}
+        return cls.from_dict(doc, base_dir=p.parent)
+
+    def shared_view(self) -> dict[str, Any]:
+        """What every party may read: everything except the per-party sections."""
+        return {k: v for k, v in self.source.items() if k != "parties"}
+
+    def party_view(self, party: str) -> dict[str, Any]:
+        """One party's own section (empty when it has none)."""
+        pc = self.parties.get(party)
+        return {"links": dict(pc.links) if pc else {}}
+
+    def lines_for(self, party: str) -> list[ConfiguredLine]:
+        return [ln for ln in self.lines if ln.parties is None or party in ln.parties]
+
+
 # --- Errors: raised inside validation, made InvalidInput in one place (_invalid_input) ---
 
 
@@ -555,23 +635,26 @@ class _FeatureCollection(BaseModel):
 
 
 class _Settings(_Part):
-    """The scalar settings, their defaults and bounds; ``null`` is the default too."""
+    """The scalar settings and their bounds (of the document, and of every LiveConfig);
+    ``null`` is the default."""
 
-    rate_hz: _Positive = 1.0
-    max_rate_hz: _Positive = 5.0
-    lookahead_s: _NonNegative = 300.0
-    coast_after_s: _NonNegative = 5.0
-    drop_after_s: _NonNegative = 60.0
-    silence_after_s: _Positive = 30.0
-    visibility_m: _NonNegative = 50_000.0
-    future_tolerance_s: _NonNegative = 5.0
-    max_speed_mps: _Positive = MACH3_MPS
-    jump_tolerance_m: _NonNegative = 5_000.0
-    carry_forward_s: _NonNegative = 10.0
-    clear_after_s: _NonNegative = 10.0
-    dss_refresh_s: _NonNegative = 5.0
-    conformance_tolerance_m: _NonNegative = 0.0
-    history_max: _Positive = 50_000  # LiveConfig keeps the whole part
+    model_config = ConfigDict(from_attributes=True)
+
+    rate_hz: _Positive = LiveConfig.rate_hz
+    max_rate_hz: _Positive = LiveConfig.max_rate_hz
+    lookahead_s: _NonNegative = LiveConfig.lookahead_s
+    coast_after_s: _NonNegative = LiveConfig.coast_after_s
+    drop_after_s: _NonNegative = LiveConfig.drop_after_s
+    silence_after_s: _Positive = LiveConfig.silence_after_s
+    visibility_m: _NonNegative = LiveConfig.visibility_m
+    future_tolerance_s: _NonNegative = LiveConfig.future_tolerance_s
+    max_speed_mps: _Positive = LiveConfig.max_speed_mps
+    jump_tolerance_m: _NonNegative = LiveConfig.jump_tolerance_m
+    carry_forward_s: _NonNegative = LiveConfig.carry_forward_s
+    clear_after_s: _NonNegative = LiveConfig.clear_after_s
+    dss_refresh_s: _NonNegative = LiveConfig.dss_refresh_s
+    conformance_tolerance_m: _NonNegative = LiveConfig.conformance_tolerance_m
+    history_max: _Positive = LiveConfig.history_max
 
     @field_validator("*", mode="before")
     @classmethod
@@ -629,76 +712,3 @@ class _Document(_Settings):
             parties=self.parties,
             source=source,
         )
-
-
-class LiveConfig(_Settings):
-    """Parameters of the live service (see the module docstring for the file format): the
-    document's settings, and its sections as the tactical types. Keyword arguments are checked
-    as the document is (:class:`InvalidInput` naming the field)."""
-
-    minima: MinimaTable = Field(default_factory=MinimaTable)
-    thresholds: AlertThresholds = Field(default_factory=AlertThresholds)
-    quality: DataQuality = Field(default_factory=DataQuality)
-    volumes: tuple[ConfiguredVolume, ...] = ()
-    lines: tuple[ConfiguredLine, ...] = ()
-    parties: Mapping[str, PartyConfig] = Field(default_factory=dict)
-    source: Mapping[str, Any] = Field(default_factory=dict)
-
-    def __init__(self, **values: Any) -> None:
-        try:
-            super().__init__(**values)
-        except ValidationError as exc:
-            raise _invalid_input(exc) from exc
-
-    @field_validator("history_max")
-    @classmethod
-    def _whole(cls, value: float) -> int:
-        return int(value)
-
-    @model_validator(mode="after")
-    def _unique_ids(self) -> LiveConfig:
-        for what, ids in (
-            ("volume", [v.volume.id for v in self.volumes]),
-            ("line", [ln.line.id for ln in self.lines]),
-        ):
-            dup = {i for i in ids if ids.count(i) > 1}
-            if dup:
-                raise _Refused(f"duplicate {what} id(s) {sorted(dup)}", f"{what}s")
-        return self
-
-    @classmethod
-    def from_dict(cls, doc: Any, base_dir: Path | None = None) -> LiveConfig:
-        """Parse a configuration document (see the module docstring)."""
-        if not isinstance(doc, Mapping):
-            raise InvalidInput("must be a JSON object", "config")
-        try:
-            document = _Document.model_validate(dict(doc), context={"base_dir": base_dir})
-        except ValidationError as exc:
-            raise _invalid_input(exc) from exc
-        return document.config(source=dict(doc))
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> LiveConfig:
-        """Read a JSON configuration file (or a bare GeoJSON FeatureCollection of areas)."""
-        p = Path(path)
-        try:
-            doc = json.loads(p.read_text())
-        except OSError as exc:
-            raise InvalidInput(f"cannot read {p} ({exc.strerror})", "live_config") from exc
-        except ValueError as exc:
-            raise InvalidInput(f"{p} is not JSON ({exc})", "live_config") from exc
-        if isinstance(doc, Mapping) and doc.get("type") == "FeatureCollection":
-            doc = {"geojson": doc}
-        return cls.from_dict(doc, base_dir=p.parent)
-
-    def shared_view(self) -> dict[str, Any]:
-        """What every party may read: everything except the per-party sections."""
-        return {k: v for k, v in self.source.items() if k != "parties"}
-
-    def party_view(self, party: str) -> dict[str, Any]:
-        """One party's own section (empty when it has none)."""
-        pc = self.parties.get(party)
-        return {"links": dict(pc.links) if pc else {}}
-
-    def lines_for(self, party: str) -> list[ConfiguredLine]:
-        return [ln for ln in self.lines if ln.parties is None or party in ln.parties]
