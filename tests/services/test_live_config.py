@@ -378,3 +378,8 @@ def test_keyword_arguments_are_checked_as_the_document_is() -> None:
         LiveConfig(rate_hz=0)
     with pytest.raises(InvalidInput, match=re.escape("max_rate_hz: must lie in [rate_hz, 100]")):
         LiveConfig(rate_hz=10)
+
+
+def test_keyword_arguments_take_no_null() -> None:
+    with pytest.raises(InvalidInput, match=re.escape("rate_hz: must be a finite number, got None")):
+        LiveConfig(rate_hz=None)  # type: ignore[arg-type]

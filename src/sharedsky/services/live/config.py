@@ -318,7 +318,7 @@ def _empty_is_default(value: Any) -> Any:
 _EMPTY_IS_DEFAULT = BeforeValidator(_empty_is_default)
 
 
-def _via(model: type[_Part], build: Callable[[Any], Any]) -> BeforeValidator:
+def _via(model: type[BaseModel], build: Callable[[Any], Any]) -> BeforeValidator:
     """Validate a part of the document as ``model`` and keep ``build(part)``; pydantic puts
     the errors of that nested validation at the part's place."""
     return BeforeValidator(
@@ -631,12 +631,12 @@ class _FeatureCollection(BaseModel):
         )
 
 
-# --- The document and the configuration ---
+# --- The document ---
 
 
 class _Settings(_Part):
-    """The scalar settings and their bounds (of the document, and of every LiveConfig);
-    ``null`` is the default."""
+    """The scalar settings and their bounds, for the document and every LiveConfig; in the
+    document, ``null`` is the default."""
 
     model_config = ConfigDict(from_attributes=True)
 
@@ -658,8 +658,8 @@ class _Settings(_Part):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _null_is_default(cls, value: Any) -> Any:
-        if value is None:
+    def _null_is_default(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.context is not None:  # in a document, not in a LiveConfig
             raise PydanticUseDefault()
         return value
 
