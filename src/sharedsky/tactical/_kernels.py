@@ -4,6 +4,12 @@ Arrays and scalars in, preallocated arrays out; no objects, logging or settings.
 wrappers in :mod:`sharedsky.tactical.detect` and :mod:`sharedsky.tactical.areas` validate,
 convert units and name the results. Every kernel is compiled on first use and cached on disk
 (``cache=True``); see the package docstring for the first-call compile time.
+
+The file is longer than the project's other modules (about 1 200 lines) on purpose: numba
+compiles a kernel together with the ``@njit`` helpers it calls, and those helpers (the sphere
+geometry mirrored from :mod:`sharedsky.geo.geodesy`, the per-pair CPA, the polygon tests) are
+shared by the pair, area and line kernels. Keeping them in one module keeps one copy of each and
+one on-disk cache, instead of imports between kernel files that numba would inline anyway.
 """
 
 from __future__ import annotations
