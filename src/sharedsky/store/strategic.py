@@ -16,11 +16,14 @@ write transaction already holds the database write lock and the call does nothin
 :meth:`StrategicTx.oir_write_attempt` tries the same locks without waiting (never a cycle
 either); :meth:`StrategicTx.write_oir_guarded` takes them in ascending order.
 :meth:`StrategicTx.write_unsubscribed_oir` chooses between those and the plain locked write by
-backend, for a write that its caller decides.
+backend, for a write that its caller decides. The delete of an intent locks the area the intent
+covers, which only the database knows: :meth:`StrategicTx.oir_delete_context` has the server
+compute the keys from the intent's cells (ascending, one statement) and reads again under them.
 """
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,6 +46,7 @@ from sharedsky.store.intent_sql import (
     LOCK_SQL,
     PG_BATCH,
     SQL,
+    SUBSCRIPTION_COLUMNS,
     TRY_LOCK_SQL,
     fingerprint,
     oir_of_context,
@@ -59,15 +63,23 @@ from sharedsky.store.records import (
     to_us,
 )
 
-__all__ = ["OirRead", "OirWrite", "StrategicTx"]
+__all__ = ["OirDeleteRead", "OirRead", "OirWrite", "StrategicTx"]
 
 T = TypeVar("T")
+
+OirDeleteRead = tuple[OirRecord | None, str | None, SubscriptionRecord | None, list[str]]
+"""What the delete of an intent reads under its area's lock: the intent (with its cells) or
+None, the writer's availability, the intent's subscription (row-locked, without its cells) or
+None, and the other intents attached to that subscription (ids, sorted)."""
 
 OirRead = tuple[OirRecord | None, list[tuple[OirRecord, str | None]], str | None]
 """What an intent write reads: the intent (with its cells) or None, the other intents that
 intersect it with their managers' availability (by id), and the writer's availability."""
 
 _PQ_IDLE = TransactionStatus.IDLE
+
+# A subscription's row as the delete of an intent reads it (attributes, as SQLAlchemy's rows).
+_SubscriptionRow = namedtuple("_SubscriptionRow", SUBSCRIPTION_COLUMNS)  # type: ignore[misc]
 
 
 @dataclass(frozen=True, slots=True)
@@ -550,6 +562,114 @@ class StrategicTx:
     def delete_oir(self, entity_id: str) -> None:
         self._conn.execute(delete(t.oir_cells).where(t.oir_cells.c.entity_id == entity_id))
         self._conn.execute(delete(t.oirs).where(t.oirs.c.id == entity_id))
+
+    def oir_delete_context(self, entity_id: str, manager: str) -> OirDeleteRead:
+        """What the delete of intent ``entity_id`` by ``manager`` decides on, read under the
+        lock of the area the intent covers (:meth:`lock_area` of its cells): the first call
+        of the transaction. See :data:`OirDeleteRead`.
+
+        The area is known only from the intent itself, so it is read before the lock and
+        again under it; if the intent changed in between, :class:`TransientStorageError`
+        (the locks taken may not cover it: retry). On PostgreSQL the lock (its keys computed
+        by the server from the intent's cells), the read under it, the subscription's row
+        lock and the read of its other intents travel in one round trip."""
+        from sharedsky.store.engine import TransientStorageError  # engine imports this module
+
+        params = {"id": entity_id, "me": manager}
+        sub: SubscriptionRecord | None = None
+        others: list[str] = []
+        if self._pg:
+            driver = self._driver
+            # As in oir_write_context: an explicit BEGIN rides with the first round trip.
+            begin = not driver.autocommit and driver.pgconn.transaction_status == _PQ_IDLE
+            if begin:
+                driver.autocommit = True
+            steps: list[pg_batch.Step] = [pg_batch.BEGIN] if begin else []
+            steps += [
+                (PG_BATCH.lock_of_oir, params),
+                (PG_BATCH.context[False], params),
+                (PG_BATCH.subscription_of_oir, params),
+                (PG_BATCH.co_attached, params),
+            ]
+            *_, seen, rows, sub_rows, other_rows = pg_batch.run(driver, steps)
+            before = (seen[0][0], seen[0][1]) if seen else None
+            old, _found, mine = self._context_rows(rows, entity_id)
+            if sub_rows:
+                sub = self._subscription(_SubscriptionRow(*sub_rows[0]))
+            others = [r[0] for r in other_rows]
+        else:
+            # The write transaction holds SQLite's write lock: nothing moves meanwhile.
+            rows = self._conn.execute(self._sql.context[False], params).all()
+            old, _found, mine = self._context_rows(rows, entity_id)
+            before = (old.version, old.ovn) if old is not None else None
+            if old is not None and old.subscription_id is not None:
+                sub = self.get_subscription(old.subscription_id)
+                others = [
+                    i for i in self.oir_ids_of_subscription(old.subscription_id) if i != entity_id
+                ]
+        now = (old.version, old.ovn) if old is not None else None
+        if before != now:
+            raise TransientStorageError(f"{entity_id} changed while its area was being locked")
+        return old, mine, sub, others
+
+    def remove_oir(
+        self,
+        old: OirRecord,
+        event: Event,
+        now: datetime,
+        *,
+        subscription: tuple[str, Event] | None = None,
+        commit: bool = False,
+    ) -> list[tuple[str, str]]:
+        """Delete the intent ``old`` (with its cells) and append its ``event``; with
+        ``subscription`` (its id and its event), delete that subscription and its cells too
+        and append its event before the intent's. Returns the subscriptions to notify
+        ``(id, uss_base_url)`` by id: those for intents sharing a cell with ``old``,
+        overlapping its time range and not ended at ``now`` (a deleted one is gone).
+
+        PostgreSQL: one statement (two with ``subscription``), the events' inserts included,
+        and with ``commit`` the transaction's COMMIT, in one round trip (the last call of the
+        transaction, as :meth:`write_oir`)."""
+        params: dict[str, Any] = {
+            "id": old.id,
+            "notify": self._cells_param(old.cells),
+            "n_start": to_us(old.time_start),
+            "n_end": to_us(old.time_end),
+            "now": to_us(now),
+            "true": True,
+        }
+        rows: Sequence[Any]
+        if self._pg:
+            driver = self._driver
+            explicit_commit = commit and driver.autocommit
+            steps: list[pg_batch.Step]
+            if subscription is None:
+                steps = [(PG_BATCH.delete[False], params | record_table.pg_params(event))]
+            else:
+                sub_id, sub_event = subscription
+                steps = [
+                    (
+                        PG_BATCH.delete[True],
+                        {"id": old.id, "subscription_id": sub_id}
+                        | record_table.pg_params(sub_event),
+                    ),
+                    (PG_BATCH.event_and_subscribers, params | record_table.pg_params(event)),
+                ]
+            found = len(steps) - 1
+            if explicit_commit:
+                steps.append(pg_batch.COMMIT)
+            rows = pg_batch.run(driver, steps)[found]
+            if commit and not explicit_commit:
+                driver.commit()
+        else:
+            self.delete_oir(old.id)
+            if subscription is not None:
+                self.delete_subscription(subscription[0])
+            record_table.append(
+                self._conn, [subscription[1], event] if subscription is not None else [event]
+            )
+            rows = self._conn.execute(self._sql.subscribers, params).all()
+        return [(sub_id, url) for sub_id, url in rows]
 
     # -- constraints -----------------------------------------------------------------------
 

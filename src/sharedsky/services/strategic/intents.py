@@ -20,7 +20,7 @@ from sharedsky.geo import (
     cover_volumes,
     parent_cells,
 )
-from sharedsky.model.events import Operation
+from sharedsky.model.events import Event, Operation
 from sharedsky.model.strategic import (
     NULL_SUBSCRIPTION_ID,
     SCOPE_CONFORMANCE_MONITORING_SA,
@@ -37,7 +37,6 @@ from sharedsky.services.strategic._base import (
     _drop_implicit_if_unused,
     _event,
     _group_subscribers,
-    _lock_and_get,
     _new_version,
     _text,
     _write_event,
@@ -364,37 +363,39 @@ class OperationalIntentUseCases(ServiceBase):
     def delete_operational_intent(
         self, entity_id: str, ovn: str, caller: Caller
     ) -> tuple[OperationalIntentReference, list[SubscriberToNotify]]:
-        """Delete an intent (manager only, current OVN); its unused implicit subscription goes."""
+        """Delete an intent (manager only, current OVN); its unused implicit subscription goes.
+
+        One read under the lock of the intent's area, then one write that commits (on
+        PostgreSQL a round trip each: :meth:`~sharedsky.store.StrategicTx.oir_delete_context`,
+        :meth:`~sharedsky.store.StrategicTx.remove_oir`)."""
         now = self._now()
 
         def work(
             tx: StrategicTx,
         ) -> tuple[OperationalIntentReference, list[SubscriberToNotify]]:
-            old = _lock_and_get(tx, tx.get_oir, entity_id, frozenset())
+            old, my_av, sub, co_attached = tx.oir_delete_context(entity_id, caller.manager)
             if old is None:
                 raise NotFound(f"operational intent {entity_id} not found")
             if old.manager != caller.manager:
                 raise PermissionDenied(f"operational intent {entity_id} is managed by another USS")
             if old.ovn != ovn:
                 raise Conflict(f"OVN {ovn} is not the current OVN of {entity_id}")
-            mine = tx.get_availability(caller.manager)
-            if mine is not None and mine.availability == UssAvailabilityState.DOWN:
+            if my_av == UssAvailabilityState.DOWN:
                 raise PreconditionFailed(
                     f"{caller.manager} is marked Down in the DSS: it cannot delete operational "
                     "intents until it declares itself available"
                 )
-            view = self._oir_views(tx, [old], caller)[0]
-            tx.delete_oir(entity_id)
-            if old.subscription_id:
-                _drop_implicit_if_unused(tx, old.subscription_id, now, caller)
-            _event(tx, now, caller, Operation.DELETE, old)
-            subscribers = self._subscribers(
-                tx, old.cells, old.time_start, old.time_end, now, for_constraints=False
-            )
-            return view, subscribers
+            view = self._oir_view(old, caller, {} if my_av is None else {caller.manager: my_av})
+            # An implicit subscription that no other intent uses goes with the intent; its
+            # event comes first.
+            dropped: tuple[str, Event] | None = None
+            if sub is not None and sub.implicit and not co_attached:
+                dropped = (sub.id, _write_event(now, caller, Operation.DELETE, sub))
+            event = _write_event(now, caller, Operation.DELETE, old)
+            rows = tx.remove_oir(old, event, now, subscription=dropped, commit=True)
+            return view, _group_subscribers(rows, now)
 
         return self._write(work)
-
 
 def _grow(
     sub: SubscriptionRecord, cells: frozenset[int], start: datetime, end: datetime, now: datetime
