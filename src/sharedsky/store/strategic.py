@@ -23,7 +23,6 @@ compute the keys from the intent's cells (ascending, one statement) and reads ag
 
 from __future__ import annotations
 
-from collections import namedtuple
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -57,9 +56,11 @@ from sharedsky.store.records import (
     OirContext,
     OirRecord,
     SubscriptionRecord,
+    constraint_record,
     from_us,
     oir_columns,
     oir_record,
+    subscription_record,
     to_us,
 )
 
@@ -77,9 +78,6 @@ OirRead = tuple[OirRecord | None, list[tuple[OirRecord, str | None]], str | None
 intersect it with their managers' availability (by id), and the writer's availability."""
 
 _PQ_IDLE = TransactionStatus.IDLE
-
-# A subscription's row as the delete of an intent reads it (attributes, as SQLAlchemy's rows).
-_SubscriptionRow = namedtuple("_SubscriptionRow", SUBSCRIPTION_COLUMNS)  # type: ignore[misc]
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,25 +309,30 @@ class StrategicTx:
         rows: Sequence[Any]
         if self._pg:
             parents = parent_cells(lock, LOCK_LEVEL) if lock is not None else []
-            driver = self._driver
-            # psycopg opens a transaction with a BEGIN of its own round trip, even in pipeline
-            # mode. When this read opens the transaction, BEGIN travels with it instead: the
-            # connection goes to autocommit (so psycopg adds nothing) and the pipeline starts
-            # with an explicit BEGIN; every later statement of the transaction then runs inside
-            # that block. ``Store`` turns autocommit off again when the transaction has ended.
-            begin = not driver.autocommit and driver.pgconn.transaction_status == _PQ_IDLE
-            if begin:
-                driver.autocommit = True
-            steps: list[pg_batch.Step] = [pg_batch.BEGIN] if begin else []
+            steps = self._begin_steps()
             if parents:
                 steps.append((PG_BATCH.lock, {"keys": self._cells_param(parents)}))
             steps.append((PG_BATCH.context[cells is not None], params))
-            rows = pg_batch.run(driver, steps)[-1]
+            rows = pg_batch.run(self._driver, steps)[-1]
         else:
             if lock is not None:
                 self.lock_area(lock)
             rows = self._conn.execute(self._sql.context[cells is not None], params).all()
         return self._context_rows(rows, entity_id)
+
+    def _begin_steps(self) -> list[pg_batch.Step]:
+        """PostgreSQL: the first steps of a round trip that may open the transaction.
+
+        psycopg opens a transaction with a BEGIN of its own round trip, even in pipeline mode.
+        When this round trip opens the transaction, BEGIN travels with it instead: the
+        connection goes to autocommit (so psycopg adds nothing) and the pipeline starts with an
+        explicit BEGIN; every later statement of the transaction then runs inside that block.
+        ``Store`` turns autocommit off again when the transaction has ended."""
+        driver = self._driver
+        if driver.autocommit or driver.pgconn.transaction_status != _PQ_IDLE:
+            return []
+        driver.autocommit = True
+        return [pg_batch.BEGIN]
 
     def _context_rows(
         self, rows: Iterable[Any], entity_id: str
@@ -564,38 +567,31 @@ class StrategicTx:
         self._conn.execute(delete(t.oirs).where(t.oirs.c.id == entity_id))
 
     def oir_delete_context(self, entity_id: str, manager: str) -> OirDeleteRead:
-        """What the delete of intent ``entity_id`` by ``manager`` decides on, read under the
-        lock of the area the intent covers (:meth:`lock_area` of its cells): the first call
-        of the transaction. See :data:`OirDeleteRead`.
-
-        The area is known only from the intent itself, so it is read before the lock and
-        again under it; if the intent changed in between, :class:`TransientStorageError`
-        (the locks taken may not cover it: retry). On PostgreSQL the lock (its keys computed
-        by the server from the intent's cells), the read under it, the subscription's row
-        lock and the read of its other intents travel in one round trip."""
+        """What the delete of intent ``entity_id`` by ``manager`` decides on
+        (:data:`OirDeleteRead`), read under the lock of the area the intent covers: the first
+        call of the transaction. The area is known only from the intent, so it is read before
+        the lock and again under it; if the intent changed in between,
+        :class:`TransientStorageError` (the locks may not cover it: retry). On PostgreSQL the
+        lock (its keys computed by the server from the intent's cells), the read under it, the
+        subscription's row lock and the read of its other intents are one round trip."""
         from sharedsky.store.engine import TransientStorageError  # engine imports this module
 
         params = {"id": entity_id, "me": manager}
         sub: SubscriptionRecord | None = None
         others: list[str] = []
         if self._pg:
-            driver = self._driver
-            # As in oir_write_context: an explicit BEGIN rides with the first round trip.
-            begin = not driver.autocommit and driver.pgconn.transaction_status == _PQ_IDLE
-            if begin:
-                driver.autocommit = True
-            steps: list[pg_batch.Step] = [pg_batch.BEGIN] if begin else []
+            steps = self._begin_steps()
             steps += [
                 (PG_BATCH.lock_of_oir, params),
                 (PG_BATCH.context[False], params),
                 (PG_BATCH.subscription_of_oir, params),
                 (PG_BATCH.co_attached, params),
             ]
-            *_, seen, rows, sub_rows, other_rows = pg_batch.run(driver, steps)
+            *_, seen, rows, sub_rows, other_rows = pg_batch.run(self._driver, steps)
             before = (seen[0][0], seen[0][1]) if seen else None
             old, _found, mine = self._context_rows(rows, entity_id)
             if sub_rows:
-                sub = self._subscription(_SubscriptionRow(*sub_rows[0]))
+                sub = subscription_record(dict(zip(SUBSCRIPTION_COLUMNS, sub_rows[0], strict=True)))
             others = [r[0] for r in other_rows]
         else:
             # The write transaction holds SQLite's write lock: nothing moves meanwhile.
@@ -642,19 +638,13 @@ class StrategicTx:
         if self._pg:
             driver = self._driver
             explicit_commit = commit and driver.autocommit
-            steps: list[pg_batch.Step]
-            if subscription is None:
-                steps = [(PG_BATCH.delete[False], params | record_table.pg_params(event))]
-            else:
-                sub_id, sub_event = subscription
-                steps = [
-                    (
-                        PG_BATCH.delete[True],
-                        {"id": old.id, "subscription_id": sub_id}
-                        | record_table.pg_params(sub_event),
-                    ),
-                    (PG_BATCH.event_and_subscribers, params | record_table.pg_params(event)),
-                ]
+            params |= record_table.pg_params(event)
+            steps: list[pg_batch.Step] = [(PG_BATCH.delete[False], params)]
+            if subscription is not None:
+                sub_params = {"id": old.id, "subscription_id": subscription[0]}
+                sub_params |= record_table.pg_params(subscription[1])
+                steps = [(PG_BATCH.delete[True], sub_params)]
+                steps.append((PG_BATCH.event_and_subscribers, params))
             found = len(steps) - 1
             if explicit_commit:
                 steps.append(pg_batch.COMMIT)
@@ -673,22 +663,6 @@ class StrategicTx:
 
     # -- constraints -----------------------------------------------------------------------
 
-    @staticmethod
-    def _constraint(row: Any, cells: frozenset[int] = frozenset()) -> ConstraintRecord:
-        return ConstraintRecord(
-            id=row.id,
-            manager=row.manager,
-            version=row.version,
-            ovn=row.ovn,
-            uss_base_url=row.uss_base_url,
-            altitude_lower_m=row.altitude_lower_m,
-            altitude_upper_m=row.altitude_upper_m,
-            time_start=from_us(row.start_us),
-            time_end=from_us(row.end_us),
-            updated=from_us(row.updated_us),
-            cells=cells,
-        )
-
     def get_constraint(
         self, entity_id: str, *, for_update: bool = False, with_cells: bool = False
     ) -> ConstraintRecord | None:
@@ -703,7 +677,7 @@ class StrategicTx:
             if with_cells
             else frozenset()
         )
-        return self._constraint(row, cells)
+        return constraint_record(row._mapping, cells)
 
     def find_constraints(
         self,
@@ -715,7 +689,7 @@ class StrategicTx:
     ) -> list[ConstraintRecord]:
         cond = self._overlap(t.constraints, altitude_lower_m, altitude_upper_m, start, end)
         rows = self._find(t.constraints, t.constraint_cells, "entity_id", cells, cond)
-        return [self._constraint(r) for r in rows]
+        return [constraint_record(r._mapping) for r in rows]
 
     def save_constraint(self, record: ConstraintRecord, old: ConstraintRecord | None) -> None:
         values = {
@@ -747,25 +721,6 @@ class StrategicTx:
 
     # -- subscriptions ---------------------------------------------------------------------
 
-    @staticmethod
-    def _subscription(row: Any, cells: frozenset[int] = frozenset()) -> SubscriptionRecord:
-        return SubscriptionRecord(
-            id=row.id,
-            manager=row.manager,
-            version=row.version,
-            notification_index=row.notification_index,
-            uss_base_url=row.uss_base_url,
-            notify_for_operational_intents=bool(row.notify_for_operational_intents),
-            notify_for_constraints=bool(row.notify_for_constraints),
-            implicit=bool(row.implicit),
-            altitude_lower_m=row.altitude_lower_m,
-            altitude_upper_m=row.altitude_upper_m,
-            time_start=from_us(row.start_us),
-            time_end=from_us(row.end_us),
-            updated=from_us(row.updated_us),
-            cells=cells,
-        )
-
     def get_subscription(
         self, subscription_id: str, *, for_update: bool = False, with_cells: bool = False
     ) -> SubscriptionRecord | None:
@@ -780,7 +735,7 @@ class StrategicTx:
             if with_cells
             else frozenset()
         )
-        return self._subscription(row, cells)
+        return subscription_record(row._mapping, cells)
 
     def find_subscriptions(
         self,
@@ -806,7 +761,7 @@ class StrategicTx:
         if not_ended_before is not None:
             cond.append(s.c.end_us >= to_us(not_ended_before))
         rows = self._find(s, t.subscription_cells, "subscription_id", cells, cond)
-        return [self._subscription(r) for r in rows]
+        return [subscription_record(r._mapping) for r in rows]
 
     def save_subscription(self, record: SubscriptionRecord, old: SubscriptionRecord | None) -> None:
         """Insert (``old`` None) or update a subscription and its cells."""
@@ -935,7 +890,7 @@ class StrategicTx:
         cond = self._overlap(c, None, None, start, end)
         rows = self._conn.execute(select(c).where(*cond).order_by(c.c.id)).all()
         cells = self._with_all_cells(t.constraint_cells, [r.id for r in rows])
-        return [self._constraint(r, frozenset(cells[r.id])) for r in rows]
+        return [constraint_record(r._mapping, frozenset(cells[r.id])) for r in rows]
 
 
 def _aware(value: datetime) -> datetime:
