@@ -213,3 +213,56 @@ def test_sqlite_writers_of_one_process_queue_in_turn(sqlite_url: str) -> None:
             assert len(tx.events()) == 160
     finally:
         store.close()
+
+
+@pytest.mark.postgres
+def test_the_delete_of_an_intent_locks_the_area_it_covers(pg_store: Store) -> None:
+    """The server computes the keys from the intent's cells: the same parents as
+    :func:`parent_cells` (two areas apart, hence several parents), and no others."""
+    from sharedsky.store.records import OirRecord
+
+    cells = _cells(46.0, 7.0) | _cells(46.3, 7.4)
+    parents = parent_cells(cells)
+    assert len(parents) > 1
+    t0 = datetime(2030, 1, 1, tzinfo=UTC)
+    intent = OirRecord(
+        id="i1",
+        manager="uss1",
+        version=1,
+        state="Accepted",
+        ovn="o" * 20,
+        uss_base_url="https://uss1.example.com",
+        subscription_id=None,
+        altitude_lower_m=0.0,
+        altitude_upper_m=120.0,
+        time_start=t0,
+        time_end=t0,
+        updated=t0,
+        cells=cells,
+    )
+    with pg_store.write() as tx:
+        tx.save_oir(intent, None)
+    release = threading.Event()
+    holding = threading.Event()
+    read: list[object] = []
+
+    def holder() -> None:
+        with pg_store.write() as tx:
+            read.append(tx.oir_delete_context("i1", "uss1"))
+            holding.set()
+            release.wait(10)
+
+    h = threading.Thread(target=holder)
+    h.start()
+    try:
+        assert holding.wait(10)
+        assert read == [(intent, None, None, [])]
+        with pg_store.write() as tx:
+            for parent in parents:
+                assert tx.try_lock_more([parent]) is False
+            assert tx.try_lock_more(parent_cells(_cells(47.0, 8.0))) is True
+            neighbours = {p + d for p in parents for d in (-(1 << 41), 1 << 41)} - set(parents)
+            assert tx.try_lock_more(neighbours) is True
+    finally:
+        release.set()
+        h.join(10)

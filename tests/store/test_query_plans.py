@@ -158,3 +158,35 @@ def test_the_subscribers_of_a_write_are_found_from_the_cells(
     }
     plan = _explain(busy, sql, params)
     assert _rows_read(plan, "subscription_cells") <= N_INTENTS * CELLS_EACH
+
+
+def test_the_delete_of_an_intent_reads_each_cell_row_at_most_once(
+    busy: psycopg.Connection[Any],
+) -> None:
+    cells = [16 * 7 + k for k in range(CELLS_EACH)]
+    lock = _explain(busy, PG_BATCH.lock_of_oir, {"id": "i7"})
+    assert _rows_read(lock, "operational_intent_cells") <= N_INTENTS * CELLS_EACH
+    event = {
+        "time": datetime.now(UTC),
+        "actor": "uss1",
+        "operation": "delete",
+        "entity_type": "operational_intent_reference",
+        "entity_id": "i7",
+        "payload": "{}",
+        "claimed_time": None,
+    }
+    notify = {
+        "notify": cells,
+        "n_start": NOW_US,
+        "n_end": NOW_US + 3_600_000_000,
+        "now": NOW_US,
+        "true": True,
+    }
+    plan = _explain(busy, PG_BATCH.delete[False], {"id": "i7"} | event | notify)
+    assert _rows_read(plan, "operational_intent_cells") <= N_INTENTS * CELLS_EACH
+    assert _rows_read(plan, "subscription_cells") <= N_INTENTS * CELLS_EACH
+    with_sub = _explain(busy, PG_BATCH.delete[True], {"id": "i7", "subscription_id": "s7"} | event)
+    assert _rows_read(with_sub, "operational_intent_cells") <= N_INTENTS * CELLS_EACH
+    assert _rows_read(with_sub, "subscription_cells") <= N_INTENTS * CELLS_EACH
+    plan = _explain(busy, PG_BATCH.event_and_subscribers, event | notify)
+    assert _rows_read(plan, "subscription_cells") <= N_INTENTS * CELLS_EACH

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.sql.elements import TextClause
 
+from sharedsky.geo import LOCK_LEVEL
 from sharedsky.store import events, pg_batch
 from sharedsky.store import tables as t
 from sharedsky.store.records import OirRecord, from_us
@@ -33,11 +34,13 @@ __all__ = [
     "LOCK_SQL",
     "PG_BATCH",
     "SQL",
+    "SUBSCRIPTION_COLUMNS",
     "TRY_LOCK_SQL",
     "PgBatchSql",
     "Sql",
     "fingerprint",
     "oir_of_context",
+    "pg_lock_of_oir_sql",
 ]
 
 LOCK_SQL = text(
@@ -262,6 +265,62 @@ def _pg_oir_write_guarded(create: bool) -> TextClause:
     )
 
 
+# The level-LOCK_LEVEL parent of an S2 cell id (signed 64-bit) in SQL, as
+# :func:`sharedsky.geo.parent_cells` computes it: keep the bits above the level's marker bit,
+# then set that bit (two's complement: the mask of every bit from the marker up is -marker).
+_LOCK_MARKER = 1 << (2 * (30 - LOCK_LEVEL))
+
+
+def pg_lock_of_oir_sql() -> str:
+    """PostgreSQL: lock the area an intent covers now (the level-LOCK_LEVEL parents of its
+    cells as :meth:`~sharedsky.store.StrategicTx.lock_area` takes them: ascending, in one
+    statement) and return the intent's version and OVN as this statement read them (no row
+    if there is no such intent, and no lock)."""
+    parents = (
+        f"SELECT DISTINCT (c.cell & ({-_LOCK_MARKER})) | {_LOCK_MARKER} AS k "
+        f"FROM {_OIR_CELLS} c WHERE c.entity_id = o.id ORDER BY k"
+    )
+    return (
+        "SELECT o.version, o.ovn, "
+        f"(SELECT count(pg_advisory_xact_lock(p.k)) FROM ({parents}) p) AS locked "
+        f"FROM {_OIRS} o WHERE o.id = :id"
+    )
+
+
+_SUBS = t.subscriptions.name
+_SUB_CELLS = t.subscription_cells.name
+SUBSCRIPTION_COLUMNS = tuple(c.name for c in t.subscriptions.c)
+"""The columns of a subscription's row, in the order the delete of an intent reads them."""
+_SUB_SELECT = ", ".join(f"s.{c}" for c in SUBSCRIPTION_COLUMNS)
+_SUB_OF_OIR = f"(SELECT x.subscription_id FROM {_OIRS} x WHERE x.id = :id)"
+
+
+def _pg_oir_delete(subscription: bool) -> TextClause:
+    """PostgreSQL: the whole delete of an intent in one statement: the row, its cells, the
+    event, and the subscriptions to notify (those of its extent, as :func:`_subscribers_sql`).
+
+    With ``subscription``, the first of two statements: the intent's row and cells and the
+    subscription ``:subscription_id`` with its cells, and the subscription's event (its
+    foreign key holds at the end of the statement, once both rows are gone);
+    :data:`_PG_EVENT_AND_SUBSCRIBERS` follows with the intent's event."""
+    rows = (
+        f"WITH w AS (DELETE FROM {_OIRS} WHERE id = :id), "
+        f"d AS (DELETE FROM {_OIR_CELLS} WHERE entity_id = :id), "
+    )
+    if subscription:
+        return _typed(
+            rows
+            + f"sd AS (DELETE FROM {_SUB_CELLS} WHERE subscription_id = :subscription_id), "
+            f"s AS (DELETE FROM {_SUBS} WHERE id = :subscription_id) {events.pg_insert_sql()}"
+        )
+    return _typed(rows + f"e AS ({events.pg_insert_sql()}) " + _subscribers_sql("postgresql"))
+
+
+_PG_EVENT_AND_SUBSCRIBERS = (
+    f"WITH e AS ({events.pg_insert_sql()}) " + _subscribers_sql("postgresql")
+)
+
+
 class Sql:
     """The hot-path statements of one dialect (the intent's event, on SQLite, is appended by
     :func:`sharedsky.store.events.append`)."""
@@ -273,6 +332,18 @@ class Sql:
         if dialect == "postgresql":
             self.pg_write = {c: _pg_oir_write(c) for c in (False, True)}
             self.pg_write_guarded = {c: _pg_oir_write_guarded(c) for c in (False, True)}
+            self.pg_lock_of_oir = text(pg_lock_of_oir_sql())
+            # The subscription of the intent :id, row-locked, and the other intents attached
+            # to it: read after that row lock (a statement of its own, its own snapshot).
+            self.pg_subscription_of_oir = text(
+                f"SELECT {_SUB_SELECT} FROM {_SUBS} s WHERE s.id = {_SUB_OF_OIR} FOR UPDATE"
+            )
+            self.pg_co_attached = text(
+                f"SELECT o.id FROM {_OIRS} o WHERE o.subscription_id = {_SUB_OF_OIR} "
+                "AND o.id <> :id ORDER BY o.id"
+            )
+            self.pg_delete = {c: _pg_oir_delete(c) for c in (False, True)}
+            self.pg_event_and_subscribers = _typed(_PG_EVENT_AND_SUBSCRIBERS)
         self.insert = text(_OIR_INSERT)
         self.update = text(_OIR_UPDATE)
         self.del_cells = text(
@@ -289,10 +360,11 @@ SQL = {d: Sql(d) for d in ("postgresql", "sqlite")}
 
 class PgBatchSql:
     """The hot path's statements for :func:`sharedsky.store.pg_batch.run`: the area query, the
-    locks, the write context and the intent writes. Each round trip (a lock and the read behind
-    it, a write and its COMMIT) is sent in one write on the psycopg connection underneath the
-    SQLAlchemy transaction (same connection, same transaction): SQLAlchemy's per-execution work
-    (result metadata, bind processing, the execution context) costs more CPU than the rest."""
+    locks, the write context, the intent writes and deletes. Each round trip (a lock and the
+    read behind it, a write and its COMMIT) is sent in one write on the psycopg connection
+    underneath the SQLAlchemy transaction (same connection, same transaction): SQLAlchemy's
+    per-execution work (result metadata, bind processing, the execution context) costs more
+    CPU than the rest."""
 
     def __init__(self, sql: Sql) -> None:
         self.query_oirs = pg_batch.Statement("query_oirs", sql.query_oirs)
@@ -306,6 +378,18 @@ class PgBatchSql:
             c: pg_batch.Statement(f"write_guarded_{int(c)}", q)
             for c, q in sql.pg_write_guarded.items()
         }
+        # The delete of an intent: its lock and reads (one round trip), its write.
+        self.lock_of_oir = pg_batch.Statement("lock_of_oir", sql.pg_lock_of_oir)
+        self.subscription_of_oir = pg_batch.Statement(
+            "subscription_of_oir", sql.pg_subscription_of_oir
+        )
+        self.co_attached = pg_batch.Statement("co_attached", sql.pg_co_attached)
+        self.delete = {
+            c: pg_batch.Statement(f"delete_oir_{int(c)}", q) for c, q in sql.pg_delete.items()
+        }
+        self.event_and_subscribers = pg_batch.Statement(
+            "event_and_subscribers", sql.pg_event_and_subscribers
+        )
 
 
 PG_BATCH = PgBatchSql(SQL["postgresql"])

@@ -3,7 +3,8 @@
 Records are frozen dataclasses with UTC-aware datetimes; cell ids are signed 64-bit S2 ids
 (level :data:`sharedsky.geo.CELL_LEVEL`). Times are stored as integer microseconds since the
 Unix epoch (:func:`to_us`, :func:`from_us`). :func:`oir_columns` and :func:`oir_record` map an
-intent to the columns of its row (:data:`sharedsky.store.tables.oirs`) and back, by name.
+intent to the columns of its row (:data:`sharedsky.store.tables.oirs`) and back, by name;
+:func:`constraint_record` and :func:`subscription_record` read the rows of the others.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ __all__ = [
     "OirContext",
     "OirRecord",
     "SubscriptionRecord",
+    "constraint_record",
     "from_us",
     "oir_columns",
     "oir_record",
+    "subscription_record",
     "to_us",
 ]
 
@@ -139,6 +142,47 @@ def oir_record(row: Mapping[str, Any], cells: frozenset[int] = frozenset()) -> O
         ovn=row["ovn"],
         uss_base_url=row["uss_base_url"],
         subscription_id=row["subscription_id"],
+        altitude_lower_m=row["altitude_lower_m"],
+        altitude_upper_m=row["altitude_upper_m"],
+        time_start=from_us(row["start_us"]),
+        time_end=from_us(row["end_us"]),
+        updated=from_us(row["updated_us"]),
+        cells=cells,
+    )
+
+
+def constraint_record(
+    row: Mapping[str, Any], cells: frozenset[int] = frozenset()
+) -> ConstraintRecord:
+    """The constraint of a row of ``constraints`` (its column values by name)."""
+    return ConstraintRecord(
+        id=row["id"],
+        manager=row["manager"],
+        version=row["version"],
+        ovn=row["ovn"],
+        uss_base_url=row["uss_base_url"],
+        altitude_lower_m=row["altitude_lower_m"],
+        altitude_upper_m=row["altitude_upper_m"],
+        time_start=from_us(row["start_us"]),
+        time_end=from_us(row["end_us"]),
+        updated=from_us(row["updated_us"]),
+        cells=cells,
+    )
+
+
+def subscription_record(
+    row: Mapping[str, Any], cells: frozenset[int] = frozenset()
+) -> SubscriptionRecord:
+    """The subscription of a row of ``subscriptions`` (its column values by name)."""
+    return SubscriptionRecord(
+        id=row["id"],
+        manager=row["manager"],
+        version=row["version"],
+        notification_index=row["notification_index"],
+        uss_base_url=row["uss_base_url"],
+        notify_for_operational_intents=bool(row["notify_for_operational_intents"]),
+        notify_for_constraints=bool(row["notify_for_constraints"]),
+        implicit=bool(row["implicit"]),
         altitude_lower_m=row["altitude_lower_m"],
         altitude_upper_m=row["altitude_upper_m"],
         time_start=from_us(row["start_us"]),

@@ -16,7 +16,9 @@ write transaction already holds the database write lock and the call does nothin
 :meth:`StrategicTx.oir_write_attempt` tries the same locks without waiting (never a cycle
 either); :meth:`StrategicTx.write_oir_guarded` takes them in ascending order.
 :meth:`StrategicTx.write_unsubscribed_oir` chooses between those and the plain locked write by
-backend, for a write that its caller decides.
+backend, for a write that its caller decides. The delete of an intent locks the area the intent
+covers, which only the database knows: :meth:`StrategicTx.oir_delete_context` has the server
+compute the keys from the intent's cells (ascending, one statement) and reads again under them.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from sharedsky.store.intent_sql import (
     LOCK_SQL,
     PG_BATCH,
     SQL,
+    SUBSCRIPTION_COLUMNS,
     TRY_LOCK_SQL,
     fingerprint,
     oir_of_context,
@@ -53,15 +56,22 @@ from sharedsky.store.records import (
     OirContext,
     OirRecord,
     SubscriptionRecord,
+    constraint_record,
     from_us,
     oir_columns,
     oir_record,
+    subscription_record,
     to_us,
 )
 
-__all__ = ["OirRead", "OirWrite", "StrategicTx"]
+__all__ = ["OirDeleteRead", "OirRead", "OirWrite", "StrategicTx"]
 
 T = TypeVar("T")
+
+OirDeleteRead = tuple[OirRecord | None, str | None, SubscriptionRecord | None, list[str]]
+"""What the delete of an intent reads under its area's lock: the intent (with its cells) or
+None, the writer's availability, the intent's subscription (row-locked, without its cells) or
+None, and the other intents attached to that subscription (ids, sorted)."""
 
 OirRead = tuple[OirRecord | None, list[tuple[OirRecord, str | None]], str | None]
 """What an intent write reads: the intent (with its cells) or None, the other intents that
@@ -299,25 +309,30 @@ class StrategicTx:
         rows: Sequence[Any]
         if self._pg:
             parents = parent_cells(lock, LOCK_LEVEL) if lock is not None else []
-            driver = self._driver
-            # psycopg opens a transaction with a BEGIN of its own round trip, even in pipeline
-            # mode. When this read opens the transaction, BEGIN travels with it instead: the
-            # connection goes to autocommit (so psycopg adds nothing) and the pipeline starts
-            # with an explicit BEGIN; every later statement of the transaction then runs inside
-            # that block. ``Store`` turns autocommit off again when the transaction has ended.
-            begin = not driver.autocommit and driver.pgconn.transaction_status == _PQ_IDLE
-            if begin:
-                driver.autocommit = True
-            steps: list[pg_batch.Step] = [pg_batch.BEGIN] if begin else []
+            steps = self._begin_steps()
             if parents:
                 steps.append((PG_BATCH.lock, {"keys": self._cells_param(parents)}))
             steps.append((PG_BATCH.context[cells is not None], params))
-            rows = pg_batch.run(driver, steps)[-1]
+            rows = pg_batch.run(self._driver, steps)[-1]
         else:
             if lock is not None:
                 self.lock_area(lock)
             rows = self._conn.execute(self._sql.context[cells is not None], params).all()
         return self._context_rows(rows, entity_id)
+
+    def _begin_steps(self) -> list[pg_batch.Step]:
+        """PostgreSQL: the first steps of a round trip that may open the transaction.
+
+        psycopg opens a transaction with a BEGIN of its own round trip, even in pipeline mode.
+        When this round trip opens the transaction, BEGIN travels with it instead: the
+        connection goes to autocommit (so psycopg adds nothing) and the pipeline starts with an
+        explicit BEGIN; every later statement of the transaction then runs inside that block.
+        ``Store`` turns autocommit off again when the transaction has ended."""
+        driver = self._driver
+        if driver.autocommit or driver.pgconn.transaction_status != _PQ_IDLE:
+            return []
+        driver.autocommit = True
+        return [pg_batch.BEGIN]
 
     def _context_rows(
         self, rows: Iterable[Any], entity_id: str
@@ -551,23 +566,102 @@ class StrategicTx:
         self._conn.execute(delete(t.oir_cells).where(t.oir_cells.c.entity_id == entity_id))
         self._conn.execute(delete(t.oirs).where(t.oirs.c.id == entity_id))
 
-    # -- constraints -----------------------------------------------------------------------
+    def oir_delete_context(self, entity_id: str, manager: str) -> OirDeleteRead:
+        """What the delete of intent ``entity_id`` by ``manager`` decides on
+        (:data:`OirDeleteRead`), read under the lock of the area the intent covers: the first
+        call of the transaction. The area is known only from the intent, so it is read before
+        the lock and again under it; if the intent changed in between,
+        :class:`TransientStorageError` (the locks may not cover it: retry). On PostgreSQL the
+        lock (its keys computed by the server from the intent's cells), the read under it, the
+        subscription's row lock and the read of its other intents are one round trip."""
+        from sharedsky.store.engine import TransientStorageError  # engine imports this module
 
-    @staticmethod
-    def _constraint(row: Any, cells: frozenset[int] = frozenset()) -> ConstraintRecord:
-        return ConstraintRecord(
-            id=row.id,
-            manager=row.manager,
-            version=row.version,
-            ovn=row.ovn,
-            uss_base_url=row.uss_base_url,
-            altitude_lower_m=row.altitude_lower_m,
-            altitude_upper_m=row.altitude_upper_m,
-            time_start=from_us(row.start_us),
-            time_end=from_us(row.end_us),
-            updated=from_us(row.updated_us),
-            cells=cells,
-        )
+        params = {"id": entity_id, "me": manager}
+        sub: SubscriptionRecord | None = None
+        others: list[str] = []
+        if self._pg:
+            steps = self._begin_steps()
+            steps += [
+                (PG_BATCH.lock_of_oir, params),
+                (PG_BATCH.context[False], params),
+                (PG_BATCH.subscription_of_oir, params),
+                (PG_BATCH.co_attached, params),
+            ]
+            *_, seen, rows, sub_rows, other_rows = pg_batch.run(self._driver, steps)
+            before = (seen[0][0], seen[0][1]) if seen else None
+            old, _found, mine = self._context_rows(rows, entity_id)
+            if sub_rows:
+                sub = subscription_record(dict(zip(SUBSCRIPTION_COLUMNS, sub_rows[0], strict=True)))
+            others = [r[0] for r in other_rows]
+        else:
+            # The write transaction holds SQLite's write lock: nothing moves meanwhile.
+            rows = self._conn.execute(self._sql.context[False], params).all()
+            old, _found, mine = self._context_rows(rows, entity_id)
+            before = (old.version, old.ovn) if old is not None else None
+            if old is not None and old.subscription_id is not None:
+                sub = self.get_subscription(old.subscription_id)
+                others = [
+                    i for i in self.oir_ids_of_subscription(old.subscription_id) if i != entity_id
+                ]
+        now = (old.version, old.ovn) if old is not None else None
+        if before != now:
+            raise TransientStorageError(f"{entity_id} changed while its area was being locked")
+        return old, mine, sub, others
+
+    def remove_oir(
+        self,
+        old: OirRecord,
+        event: Event,
+        now: datetime,
+        *,
+        subscription: tuple[str, Event] | None = None,
+        commit: bool = False,
+    ) -> list[tuple[str, str]]:
+        """Delete the intent ``old`` (with its cells) and append its ``event``; with
+        ``subscription`` (its id and its event), delete that subscription and its cells too
+        and append its event before the intent's. Returns the subscriptions to notify
+        ``(id, uss_base_url)`` by id: those for intents sharing a cell with ``old``,
+        overlapping its time range and not ended at ``now`` (a deleted one is gone).
+
+        PostgreSQL: one statement (two with ``subscription``), the events' inserts included,
+        and with ``commit`` the transaction's COMMIT, in one round trip (the last call of the
+        transaction, as :meth:`write_oir`)."""
+        params: dict[str, Any] = {
+            "id": old.id,
+            "notify": self._cells_param(old.cells),
+            "n_start": to_us(old.time_start),
+            "n_end": to_us(old.time_end),
+            "now": to_us(now),
+            "true": True,
+        }
+        rows: Sequence[Any]
+        if self._pg:
+            driver = self._driver
+            explicit_commit = commit and driver.autocommit
+            params |= record_table.pg_params(event)
+            steps: list[pg_batch.Step] = [(PG_BATCH.delete[False], params)]
+            if subscription is not None:
+                sub_params = {"id": old.id, "subscription_id": subscription[0]}
+                sub_params |= record_table.pg_params(subscription[1])
+                steps = [(PG_BATCH.delete[True], sub_params)]
+                steps.append((PG_BATCH.event_and_subscribers, params))
+            found = len(steps) - 1
+            if explicit_commit:
+                steps.append(pg_batch.COMMIT)
+            rows = pg_batch.run(driver, steps)[found]
+            if commit and not explicit_commit:
+                driver.commit()
+        else:
+            self.delete_oir(old.id)
+            if subscription is not None:
+                self.delete_subscription(subscription[0])
+            record_table.append(
+                self._conn, [subscription[1], event] if subscription is not None else [event]
+            )
+            rows = self._conn.execute(self._sql.subscribers, params).all()
+        return [(sub_id, url) for sub_id, url in rows]
+
+    # -- constraints -----------------------------------------------------------------------
 
     def get_constraint(
         self, entity_id: str, *, for_update: bool = False, with_cells: bool = False
@@ -583,7 +677,7 @@ class StrategicTx:
             if with_cells
             else frozenset()
         )
-        return self._constraint(row, cells)
+        return constraint_record(row._mapping, cells)
 
     def find_constraints(
         self,
@@ -595,7 +689,7 @@ class StrategicTx:
     ) -> list[ConstraintRecord]:
         cond = self._overlap(t.constraints, altitude_lower_m, altitude_upper_m, start, end)
         rows = self._find(t.constraints, t.constraint_cells, "entity_id", cells, cond)
-        return [self._constraint(r) for r in rows]
+        return [constraint_record(r._mapping) for r in rows]
 
     def save_constraint(self, record: ConstraintRecord, old: ConstraintRecord | None) -> None:
         values = {
@@ -627,25 +721,6 @@ class StrategicTx:
 
     # -- subscriptions ---------------------------------------------------------------------
 
-    @staticmethod
-    def _subscription(row: Any, cells: frozenset[int] = frozenset()) -> SubscriptionRecord:
-        return SubscriptionRecord(
-            id=row.id,
-            manager=row.manager,
-            version=row.version,
-            notification_index=row.notification_index,
-            uss_base_url=row.uss_base_url,
-            notify_for_operational_intents=bool(row.notify_for_operational_intents),
-            notify_for_constraints=bool(row.notify_for_constraints),
-            implicit=bool(row.implicit),
-            altitude_lower_m=row.altitude_lower_m,
-            altitude_upper_m=row.altitude_upper_m,
-            time_start=from_us(row.start_us),
-            time_end=from_us(row.end_us),
-            updated=from_us(row.updated_us),
-            cells=cells,
-        )
-
     def get_subscription(
         self, subscription_id: str, *, for_update: bool = False, with_cells: bool = False
     ) -> SubscriptionRecord | None:
@@ -660,7 +735,7 @@ class StrategicTx:
             if with_cells
             else frozenset()
         )
-        return self._subscription(row, cells)
+        return subscription_record(row._mapping, cells)
 
     def find_subscriptions(
         self,
@@ -686,7 +761,7 @@ class StrategicTx:
         if not_ended_before is not None:
             cond.append(s.c.end_us >= to_us(not_ended_before))
         rows = self._find(s, t.subscription_cells, "subscription_id", cells, cond)
-        return [self._subscription(r) for r in rows]
+        return [subscription_record(r._mapping) for r in rows]
 
     def save_subscription(self, record: SubscriptionRecord, old: SubscriptionRecord | None) -> None:
         """Insert (``old`` None) or update a subscription and its cells."""
@@ -815,7 +890,7 @@ class StrategicTx:
         cond = self._overlap(c, None, None, start, end)
         rows = self._conn.execute(select(c).where(*cond).order_by(c.c.id)).all()
         cells = self._with_all_cells(t.constraint_cells, [r.id for r in rows])
-        return [self._constraint(r, frozenset(cells[r.id])) for r in rows]
+        return [constraint_record(r._mapping, frozenset(cells[r.id])) for r in rows]
 
 
 def _aware(value: datetime) -> datetime:

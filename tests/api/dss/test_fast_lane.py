@@ -75,6 +75,7 @@ def test_the_lane_answers_well_formed_planning_requests(
     ovn = r.json()["operational_intent_reference"]["ovn"]
     r = lane_only.put(f"{OIR}/{entity}/{ovn}", json=_body(vol), headers=auth(SC))
     assert r.status_code == 200, r.text
+    current = r.json()["operational_intent_reference"]["ovn"]
     # Errors of the service and of authorisation are answered by the lane too.
     r = lane_only.put(f"{OIR}/{entity}", json=_body(vol), headers=auth(SC))
     assert r.status_code == 409 and "already exists" in r.json()["message"]
@@ -85,6 +86,15 @@ def test_the_lane_answers_well_formed_planning_requests(
     other = str(uuid.uuid4())
     r = lane_only.put(f"{OIR}/{other}", json=_body(vol), headers=auth(SC, sub="uss2"))
     assert r.status_code == 409 and r.json()["missing_operational_intents"][0]["id"] == entity
+    r = lane_only.delete(f"{OIR}/{entity}/{current}", headers=auth(SC, sub="uss2"))
+    assert r.status_code == 403
+    r = lane_only.delete(f"{OIR}/{entity}/{ovn}", headers=auth(SC))  # no longer current
+    assert r.status_code == 409
+    r = lane_only.delete(f"{OIR}/{entity}/{current}", headers=auth(SC))
+    assert r.status_code == 200, r.text
+    assert r.json()["operational_intent_reference"]["id"] == entity
+    r = lane_only.delete(f"{OIR}/{entity}/{current}", headers=auth(SC))
+    assert r.status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -99,7 +109,12 @@ def test_the_lane_answers_well_formed_planning_requests(
         ("PUT", f"/{uuid.uuid4()}/short", b"{}", "application/json"),  # OVN too short
         ("PUT", f"/{uuid.uuid4()}/{'o' * 20}/more", b"{}", "application/json"),
         ("GET", f"/{uuid.uuid4()}", b"", "application/json"),  # not a planning request
-        ("DELETE", f"/{uuid.uuid4()}/{'o' * 20}", b"", "application/json"),
+        ("DELETE", f"/{uuid.uuid4()}", b"", "application/json"),  # no OVN
+        ("DELETE", f"/{uuid.uuid4()}/", b"", "application/json"),  # empty OVN
+        ("DELETE", f"/{uuid.uuid4()}/short", b"", "application/json"),  # OVN too short
+        ("DELETE", f"/{uuid.uuid4()}/{'o' * 20}/more", b"", "application/json"),
+        ("DELETE", f"/not-a-uuid/{'o' * 20}", b"", "application/json"),
+        ("DELETE", "/query", b"", "application/json"),
     ],
 )
 def test_anything_else_is_handed_on(
@@ -139,10 +154,19 @@ def _exchange(client: TestClient, auth: Auth, vol: dict[str, Any]) -> list[tuple
     record(client.put(f"{OIR}/{first}/{ovn}", json=bad_url, headers=auth(SC)))
     record(client.put(f"{OIR}/{first}/{ovn}", json=_body(vol), headers=auth("x.y")))
     record(client.post(f"{OIR}/query", content=b"[1,", headers=auth(SC)))
+    record(client.delete(f"{OIR}/{first}/{ovn}", headers=auth(SC, sub="uss2")))
+    record(client.delete(f"{OIR}/{first}/{'z' * 20}", headers=auth(SC)))
+    record(client.delete(f"{OIR}/{first}/{ovn}", headers=auth("x.y")))
+    record(client.delete(f"{OIR}/{first}/{ovn}"))
+    record(client.delete(f"{OIR}/{first}/{ovn}", headers=auth(SC)))
+    record(client.delete(f"{OIR}/{first}/{ovn}", headers=auth(SC)))
     text = orjson.dumps(raw).decode()
     for value, name in seen.items():
         text = text.replace(value, name)
     return [(status, body) for status, body in orjson.loads(text)]
+
+
+DELETES = [403, 409, 403, 401, 200, 404]  # the statuses of the deletes of _exchange
 
 
 def test_lane_and_routes_give_the_same_answers(
@@ -157,7 +181,7 @@ def test_lane_and_routes_give_the_same_answers(
             answers.append(_exchange(c, auth, vol))
     assert answers[0] == answers[1]
     statuses = [status for status, _ in answers[0]]
-    assert statuses == [200, 201, 200, 409, 409, 409, 400, 400, 400, 403, 400]
+    assert statuses == [200, 201, 200, 409, 409, 409, 400, 400, 400, 403, 400, *DELETES]
 
 
 @pytest.mark.parametrize("threads", [1, 3])

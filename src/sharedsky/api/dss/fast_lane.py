@@ -1,17 +1,20 @@
-"""A short path for the requests of the F3548 planning loop: query, create and update of
-operational intent references.
+"""A short path for the requests of the F3548 planning loop: query, create, update and delete
+of operational intent references.
 
 Every USS plans by querying an area, then creating or updating its intent (again after each 409),
-so these three requests are nearly all of a DSS's load. FastAPI's request machinery (routing,
-dependency solving, the thread hop of ``anyio``, response classes) costs more CPU than the rest
-of such a request, so :class:`DssFastLane`, an ASGI middleware, answers them before FastAPI
-does, with the very functions the routes call (:func:`~sharedsky.api.dss.routes.
-query_operational_intents`, :func:`~sharedsky.api.dss.routes.put_operational_intent`), the same
-authorisation (:func:`~sharedsky.api.dss.routes.authorise_caller`), the same request models and
-the same error mapping (:func:`~sharedsky.api.errors.sharedsky_error_response`).
+and deletes it when the flight is over, so these four requests are nearly all of a DSS's load.
+FastAPI's request machinery (routing, dependency solving, the thread hop of ``anyio``, response
+classes) costs more CPU than the rest of such a request, so :class:`DssFastLane`, an ASGI
+middleware, answers them before FastAPI does, with the very functions the routes call
+(:func:`~sharedsky.api.dss.routes.query_operational_intents`,
+:func:`~sharedsky.api.dss.routes.put_operational_intent`,
+:func:`~sharedsky.api.dss.routes.delete_operational_intent`), the same authorisation
+(:func:`~sharedsky.api.dss.routes.authorise_caller`), the same request models and the same error
+mapping (:func:`~sharedsky.api.errors.sharedsky_error_response`).
 
 Only a request the lane fully understands takes it: the path matches the route's pattern, the
-``Content-Type`` is JSON (or absent), and the body parses and validates. Anything else is passed
+``Content-Type`` is JSON (or absent), and the body parses and validates (a delete has no body
+to read: the route reads none). Anything else is passed
 to FastAPI untouched (body replayed), which answers it exactly as the routes always do; the lane
 authorises only after that decision, so a rate limit never counts a request twice. The routes
 stay the documented (OpenAPI) and reference implementation: the tests run every operational
@@ -37,6 +40,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from sharedsky.api.dss.routes import (
     SCOPE_GROUPS,
     authorise_caller,
+    delete_operational_intent,
     put_operational_intent,
     query_operational_intents,
 )
@@ -63,8 +67,8 @@ T = TypeVar("T")
 
 
 class DssFastLane:
-    """ASGI middleware answering well-formed operational-intent queries, creates and updates;
-    everything else goes to ``app``."""
+    """ASGI middleware answering well-formed operational-intent queries, creates, updates and
+    deletes; everything else goes to ``app``."""
 
     def __init__(self, app: ASGIApp, threads: int = DEFAULT_LANE_THREADS) -> None:
         self.app = app
@@ -90,6 +94,19 @@ class DssFastLane:
                 await self.app(scope, receive, send)
                 return
             ovn = ovn_part or None
+        elif method == "DELETE" and path.startswith(_OIR_PREFIX):
+            entity_id, slash, ovn = path[len(_OIR_PREFIX) :].partition("/")
+            if (
+                len(entity_id) != 36
+                or not _ENTITY_ID.match(entity_id)
+                or not slash
+                or "/" in ovn
+                or len(ovn) not in _OVN_LENGTHS
+            ):
+                await self.app(scope, receive, send)
+                return
+            await self._delete(scope, receive, send, entity_id, ovn)
+            return
         else:
             await self.app(scope, receive, send)
             return
@@ -145,21 +162,48 @@ class DssFastLane:
             response = sharedsky_error_response(Request(scope), exc)
             await response(scope, receive, send)
             return
-        payload = orjson.dumps(answer)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", _JSON),
-                    (b"content-length", str(len(payload)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
+        await _answer(send, status, answer)
+
+    async def _delete(
+        self, scope: Scope, receive: Receive, send: Send, entity_id: str, ovn: str
+    ) -> None:
+        """``DELETE /dss/v1/operational_intent_references/{entityid}/{ovn}``, as the route."""
+        authorization: bytes | None = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization = value
+        state = scope["app"].state
+        try:
+            caller = authorise_caller(
+                state, _text(authorization), SCOPE_GROUPS["deleteOperationalIntentReference"]
+            )
+            answer = await self._run(
+                delete_operational_intent, entity_id, ovn, caller, state.service
+            )
+        except SharedskyError as exc:
+            response = sharedsky_error_response(Request(scope), exc)
+            await response(scope, receive, send)
+            return
+        await _answer(send, 200, answer)
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await self._threads.run(fn, *args)
+
+
+async def _answer(send: Send, status: int, answer: Any) -> None:
+    """Send ``answer`` as JSON with ``status``."""
+    payload = orjson.dumps(answer)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", _JSON),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
 
 
 _Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[..., Any], tuple[Any, ...]]

@@ -347,13 +347,19 @@ def delete_operational_intent_reference(
     caller: Caller = Depends(_caller_dependency("deleteOperationalIntentReference")),
     service: ServiceDep,
 ) -> JSONResponse:
+    return _json(delete_operational_intent(entityid, ovn, caller, service))
+
+
+def delete_operational_intent(
+    entityid: str, ovn: str, caller: Caller, service: StrategicService
+) -> dict[str, Any]:
+    """The answer of ``deleteOperationalIntentReference`` (blocking: runs in a worker
+    thread)."""
     oir, subscribers = service.delete_operational_intent(entityid.lower(), ovn, caller)
-    return _json(
-        {
-            "subscribers": subscribers_to_wire(subscribers),
-            "operational_intent_reference": oir_to_wire(oir),
-        }
-    )
+    return {
+        "subscribers": subscribers_to_wire(subscribers),
+        "operational_intent_reference": oir_to_wire(oir),
+    }
 
 
 # --- Constraint references -----------------------------------------------------------------------
