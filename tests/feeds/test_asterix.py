@@ -87,10 +87,10 @@ def run_udp(payloads: list[bytes], decoder: AsterixDecoder) -> tuple[LiveService
         time.sleep(0.01)
     time.sleep(0.1)  # let the last batch reach the service
     feed.stop()
-    for runner in live._feeds:
-        assert runner.thread is not None
-        runner.thread.join(timeout=10)
-        assert runner.error is None, runner.error
+    for thread in live.inputs.feed_threads():
+        thread.join(timeout=10)
+    errors = [f.error for f in live.feeds("alpha") if f.error is not None]
+    assert not errors, errors
     assert feed.datagrams == len(payloads)
     return live, rec
 

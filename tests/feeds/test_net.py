@@ -121,11 +121,11 @@ def run_in_service(feed: Feed, clock: Clock, party: str = "alpha") -> tuple[Live
     live = LiveService(None, LiveConfig(drop_after_s=1e9, silence_after_s=1e9), clock)
     rec = Recording(feed)
     live.attach_feed(party, rec)
-    for runner in live._feeds:
-        assert runner.thread is not None
-        runner.thread.join(timeout=30)
-        assert not runner.thread.is_alive(), "feed did not end"
-        assert runner.error is None, runner.error
+    for thread in live.inputs.feed_threads():
+        thread.join(timeout=30)
+        assert not thread.is_alive(), "feed did not end"
+    errors = [f.error for f in live.feeds(party) if f.error is not None]
+    assert not errors, errors
     return live, rec
 
 
