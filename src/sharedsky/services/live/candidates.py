@@ -20,6 +20,7 @@ in the look-ahead.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -104,17 +105,27 @@ def _time_levels(
 
 
 class TrackColumns:
-    """The columns of one cycle's states as Python lists (NaN as None), built once: numpy
-    scalar access per alert row would dominate a cycle with thousands of alerts."""
+    """The columns of one cycle's states as Python lists (NaN as None), built on first use and
+    then kept: numpy scalar access per alert row would dominate a cycle with thousands of
+    alerts, and a cycle without alerts needs no lists at all."""
 
     def __init__(self, states: TrackStates) -> None:
         self.states = states
-        cols = {f: getattr(states, f).tolist() for f in _INPUT_FIELDS}
+
+    @functools.cached_property
+    def _cols(self) -> dict[str, list[Any]]:
+        cols = {f: getattr(self.states, f).tolist() for f in _INPUT_FIELDS}
         for f in _KINEMATIC:
             cols[f] = [v if v == v else None for v in cols[f]]
-        self._cols = cols
-        self.track_id: list[str] = [str(v) for v in cols["track_id"]]
-        self.party: list[str] = [str(v) for v in cols["party"]]
+        return cols
+
+    @functools.cached_property
+    def track_id(self) -> list[str]:
+        return [str(v) for v in self._cols["track_id"]]
+
+    @functools.cached_property
+    def party(self) -> list[str]:
+        return [str(v) for v in self._cols["party"]]
 
     def track_input(self, k: int, now: float) -> AlertInput:
         """Row ``k`` as an alert input (its data age at ``now``)."""
